@@ -1,0 +1,1 @@
+//! berth-image: OCI images, Dockerfile builds and container networks (not implemented yet).

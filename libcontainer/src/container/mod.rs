@@ -1,0 +1,5 @@
+//! TODO
+pub struct Container;
+pub struct ContainerBuilder;
+pub struct CreateOptions;
+pub struct ExecOptions;

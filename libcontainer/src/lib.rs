@@ -1,0 +1,31 @@
+//! libcontainer: Berth's container library.
+//!
+//! Everything a container needs from the kernel lives here; the `berth` binary and the
+//! containerd shim are thin fronts over it. The public surface is deliberately small:
+//! [`ContainerBuilder`] creates a container from a bundle, [`Container`] carries the
+//! operations on an existing one, [`state`] describes what `berth state` prints, and
+//! [`Error`] is the one error type.
+
+pub use oci_spec;
+
+mod capabilities;
+mod cgroups;
+pub mod container;
+mod error;
+mod hooks;
+mod namespaces;
+mod process;
+mod rlimits;
+mod rootfs;
+pub mod signal;
+mod spec;
+pub mod state;
+mod sysctl;
+mod tty;
+mod user;
+mod utils;
+
+pub use container::{Container, ContainerBuilder, CreateOptions, ExecOptions};
+pub use error::{Error, Result};
+pub use spec::load_bundle_config;
+pub use state::{State, Status};

@@ -1,0 +1,1 @@
+//! Test harness: bundles, runtimes and helpers shared by the integration tests.
