@@ -1,1 +1,58 @@
-//! TODO
+//! Capability sets of the container process: the bounding set is dropped before the user
+//! switch, the other four sets applied after it, exactly as given in the spec.
+
+use std::collections::HashSet;
+
+use caps::{CapSet, Capability as Cap, CapsHashSet};
+use oci_spec::runtime::{Capabilities, LinuxCapabilities};
+
+use crate::error::{Error, Result};
+
+/// Converts spec names to the `caps` crate's; a name this kernel or crate does not know is
+/// skipped with a warning, as runc does.
+fn to_caps(set: Option<&Capabilities>) -> CapsHashSet {
+    let mut out = HashSet::new();
+    for c in set.into_iter().flatten() {
+        match format!("CAP_{c}").parse::<Cap>() {
+            Ok(cap) => {
+                out.insert(cap);
+            }
+            Err(_) => log::warn!("ignoring unknown or unavailable capability CAP_{c}"),
+        }
+    }
+    out
+}
+
+/// Drops every capability outside `bounding` from the bounding set.
+pub(crate) fn drop_bounding(spec: Option<&LinuxCapabilities>) -> Result<()> {
+    let Some(spec) = spec else { return Ok(()) };
+    let keep = to_caps(spec.bounding().as_ref());
+    for cap in caps::runtime::thread_all_supported() {
+        if !keep.contains(&cap) {
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| Error::InvalidState(format!("drop {cap} from the bounding set: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets inheritable, effective, permitted and ambient. Inheritable first, while the
+/// effective set still holds CAP_SETPCAP; permitted last, once effective fits inside it.
+pub(crate) fn apply(spec: Option<&LinuxCapabilities>) -> Result<()> {
+    let Some(spec) = spec else { return Ok(()) };
+    let set = |which: CapSet, caps: &CapsHashSet| {
+        caps::set(None, which, caps).map_err(|e| Error::InvalidState(format!("set {which:?} capabilities: {e}")))
+    };
+    set(CapSet::Inheritable, &to_caps(spec.inheritable().as_ref()))?;
+    set(CapSet::Effective, &to_caps(spec.effective().as_ref()))?;
+    set(CapSet::Permitted, &to_caps(spec.permitted().as_ref()))?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| Error::InvalidState(format!("clear ambient capabilities: {e}")))?;
+    for cap in to_caps(spec.ambient().as_ref()) {
+        // Raising an ambient capability needs it permitted and inheritable; runc ignores
+        // the ones that are not.
+        if let Err(e) = caps::raise(None, CapSet::Ambient, cap) {
+            log::warn!("cannot raise ambient capability {cap}: {e}");
+        }
+    }
+    Ok(())
+}

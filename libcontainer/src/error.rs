@@ -26,6 +26,8 @@ pub enum Error {
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
+    #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
     #[error(transparent)]
     Signal(#[from] crate::signal::SignalError),
@@ -33,6 +35,12 @@ pub enum Error {
     /// program; the text is what the child reported.
     #[error("unable to start container process: {0}")]
     Start(String),
+    /// The program to run cannot be executed; Go's exec.LookPath wording.
+    #[error("exec: {name:?}: {reason}")]
+    Exec { name: String, reason: String },
+    /// A failure inside the container's init, before the user program runs.
+    #[error("error during container init: {0}")]
+    Init(Box<Error>),
     #[error("{context}: {source}")]
     Sys { context: String, source: SysError },
     #[error("{}: {source}", path.display())]

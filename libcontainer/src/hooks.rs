@@ -1,7 +1,72 @@
-//! TODO
+//! OCI hooks: each runs with the container state on stdin, its own args and env, and an
+//! optional timeout; a failing hook fails the operation (poststop failures are logged).
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use oci_spec::runtime::Hook;
+
+use crate::state::State;
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HookError {
-    #[error("hook: not implemented")]
-    NotImplemented,
+    #[error("error running {kind} hook #{index}: {}: {source}", path)]
+    Spawn { kind: &'static str, index: usize, path: String, source: std::io::Error },
+    #[error("error running {kind} hook #{index}: {status}, stdout: {stdout}, stderr: {stderr}")]
+    Failed { kind: &'static str, index: usize, status: String, stdout: String, stderr: String },
+    #[error("error running {kind} hook #{index}: timeout after {secs} seconds")]
+    Timeout { kind: &'static str, index: usize, secs: i64 },
+}
+
+/// Runs `hooks` in order; stops at the first failure.
+pub(crate) fn run(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &State) -> Result<(), HookError> {
+    let Some(hooks) = hooks else { return Ok(()) };
+    let input = serde_json::to_vec(state).unwrap_or_default();
+    for (index, hook) in hooks.iter().enumerate() {
+        run_one(kind, index, hook, &input)?;
+    }
+    Ok(())
+}
+
+fn run_one(kind: &'static str, index: usize, hook: &Hook, input: &[u8]) -> Result<(), HookError> {
+    let path = hook.path().display().to_string();
+    let args = hook.args().clone().unwrap_or_default();
+    let mut cmd = Command::new(hook.path());
+    if let Some((argv0, rest)) = args.split_first() {
+        cmd.arg0(argv0).args(rest);
+    }
+    cmd.env_clear();
+    for kv in hook.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let spawn_err = |source| HookError::Spawn { kind, index, path: path.clone(), source };
+    let mut child = cmd.spawn().map_err(spawn_err)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its stdin is not an error.
+        let _ = stdin.write_all(input);
+    }
+    if let Some(secs) = hook.timeout().filter(|t| *t > 0) {
+        if !crate::utils::wait_exit(child.id() as i32, Duration::from_secs(secs as u64)) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(HookError::Timeout { kind, index, secs });
+        }
+    }
+    let out = child.wait_with_output().map_err(spawn_err)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(HookError::Failed {
+        kind,
+        index,
+        status: out.status.to_string(),
+        stdout: String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim_end().to_string(),
+    })
 }

@@ -25,7 +25,7 @@ mod tty;
 mod user;
 mod utils;
 
-pub use container::{Container, ContainerBuilder, CreateOptions, ExecOptions};
+pub use container::{Console, Container, ContainerBuilder, CreateOptions, ExecOptions};
 pub use error::{Error, Result};
-pub use spec::load_bundle_config;
+pub use spec::{load_bundle_config, parse_process};
 pub use state::{State, Status};

@@ -1,9 +1,223 @@
-//! TODO
+//! Container state: what `berth state` prints (runc's JSON) and what Berth keeps on disk.
+//!
+//! Layout of one container under the state root (default `/run/berth`):
+//! `<root>/<id>/` — created by `mkdir`, which is the atomic reservation of the id;
+//! `state.json` — [`Record`], always replaced by write-to-temp + rename;
+//! `config.json` — the spec as it was at create time (for exec defaults and hooks);
+//! `exec.fifo` — present while the container is created and not yet started.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::cgroups::Cgroup;
+use crate::error::{Error, Result};
+use crate::utils::write_atomic;
+
+/// The OCI runtime-spec version Berth implements, as reported in `ociVersion`.
+pub const OCI_VERSION: &str = "1.2.0";
+
+/// Version of the on-disk record format; bumped when [`Record`] changes incompatibly.
+const RECORD_VERSION: u32 = 1;
+
+pub(crate) const STATE_FILE: &str = "state.json";
+pub(crate) const CONFIG_FILE: &str = "config.json";
+pub(crate) const EXEC_FIFO: &str = "exec.fifo";
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StateError {
-    #[error("state: not implemented")]
-    NotImplemented,
+    #[error("state root {}: {source}", path.display())]
+    Root { path: PathBuf, source: io::Error },
+    #[error("container state {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("container state {}: {source}", path.display())]
+    Corrupt { path: PathBuf, source: serde_json::Error },
+    #[error("container state {}: written by an incompatible berth (format {found}, this berth reads {RECORD_VERSION})", path.display())]
+    Version { path: PathBuf, found: u32 },
 }
-pub struct State;
-pub enum Status {}
+
+/// Lifecycle status as the OCI spec and runc name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state document `berth state` prints, field for field as runc prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct State {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    pub owner: String,
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+}
+
+/// What Berth persists for a container between commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Record {
+    pub version: u32,
+    pub id: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    /// Host pid of the container's init; 0 while it is being created.
+    pub pid: i32,
+    /// Start time of the init (field 22 of /proc/<pid>/stat), so a recycled pid is never
+    /// mistaken for the container.
+    pub start_time: u64,
+    /// Pid of the `berth create` that is building the container, while it does.
+    pub creator: i32,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    pub cgroup: Option<Cgroup>,
+    #[serde(default)]
+    pub owner: u32,
+}
+
+impl Record {
+    pub(crate) fn new(id: &str, bundle: &Path, rootfs: &Path) -> Self {
+        Record {
+            version: RECORD_VERSION,
+            id: id.to_string(),
+            bundle: bundle.to_path_buf(),
+            rootfs: rootfs.to_path_buf(),
+            created: crate::utils::rfc3339_nano(std::time::SystemTime::now()),
+            pid: 0,
+            start_time: 0,
+            creator: std::process::id() as i32,
+            annotations: HashMap::new(),
+            cgroup: None,
+            owner: nix::unistd::geteuid().as_raw(),
+        }
+    }
+}
+
+/// The state root (`--root`), holding one directory per container.
+#[derive(Debug, Clone)]
+pub struct StateRoot {
+    path: PathBuf,
+}
+
+impl StateRoot {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        StateRoot { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn dir(&self, id: &str) -> PathBuf {
+        self.path.join(id)
+    }
+
+    /// Reserves `id`: the `mkdir` either creates the directory or fails because another
+    /// create got there first.
+    pub(crate) fn reserve(&self, id: &str) -> Result<PathBuf> {
+        fs::create_dir_all(&self.path)
+            .map_err(|source| StateError::Root { path: self.path.clone(), source })?;
+        let dir = self.dir(id);
+        match fs::create_dir(&dir) {
+            Ok(()) => Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(Error::Exists { id: id.to_string() })
+            }
+            Err(source) => Err(StateError::Io { path: dir, source }.into()),
+        }
+    }
+
+    /// Ids of all containers under the root, sorted; a missing root has none.
+    pub fn ids(&self) -> Result<Vec<String>> {
+        let entries = match fs::read_dir(&self.path) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(StateError::Root { path: self.path.clone(), source }.into()),
+        };
+        let mut ids: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+/// Reads the record in `dir`; `Ok(None)` when the directory holds none yet.
+pub(crate) fn read_record(dir: &Path) -> Result<Option<Record>> {
+    let path = dir.join(STATE_FILE);
+    let data = match fs::read(&path) {
+        Ok(data) => data,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StateError::Io { path, source }.into()),
+    };
+    let probe: serde_json::Value = serde_json::from_slice(&data)
+        .map_err(|source| StateError::Corrupt { path: path.clone(), source })?;
+    let found = probe.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
+    if found != RECORD_VERSION {
+        return Err(StateError::Version { path, found }.into());
+    }
+    let record = serde_json::from_value(probe).map_err(|source| StateError::Corrupt { path, source })?;
+    Ok(Some(record))
+}
+
+pub(crate) fn write_record(dir: &Path, record: &Record) -> Result<()> {
+    let path = dir.join(STATE_FILE);
+    let data = serde_json::to_vec(record).map_err(|source| StateError::Corrupt { path: path.clone(), source })?;
+    write_atomic(&path, &data).map_err(|source| StateError::Io { path, source })?;
+    Ok(())
+}
+
+/// An exclusive lock on one container's directory; operations that change a container
+/// hold it so that concurrent commands on the same id serialise.
+pub(crate) struct DirLock {
+    _lock: Flock<fs::File>,
+}
+
+impl DirLock {
+    pub(crate) fn acquire(dir: &Path) -> io::Result<Self> {
+        let file = fs::File::open(dir)?;
+        let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
+        Ok(DirLock { _lock: lock })
+    }
+
+    pub(crate) fn raw_fd(&self) -> i32 {
+        self._lock.as_raw_fd()
+    }
+}
+

@@ -1,1 +1,128 @@
-fn main() {}
+//! `berth`: runc's command line over libcontainer. Each command lives in its own file
+//! under `commands/`; this file parses the global flags and reports errors as runc does.
+
+mod commands;
+mod foreground;
+mod logging;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use commands::*;
+
+/// An OCI container runtime, command-line compatible with runc.
+#[derive(Parser, Debug)]
+#[command(name = "berth", version = version_text(), disable_version_flag = true)]
+struct Cli {
+    /// Root directory for storage of container state (this should be located in tmpfs)
+    #[arg(long, global = true, default_value = "/run/berth", env = "BERTH_ROOT")]
+    root: PathBuf,
+    /// Set the log file to write berth logs to (default is '/dev/stderr')
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Set the log format ('text' (default), or 'json')
+    #[arg(long = "log-format", global = true, default_value = "text")]
+    log_format: String,
+    /// Enable debug logging
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Enable systemd cgroup support (not supported by berth yet)
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Path to the criu binary used for checkpoint and restore (accepted for compatibility)
+    #[arg(long, global = true, hide = true)]
+    criu: Option<PathBuf>,
+    /// Ignore cgroup permission errors ('true', 'false', or 'auto')
+    #[arg(long, global = true, hide = true)]
+    rootless: Option<String>,
+    /// Print the version
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a container
+    Create(create::CreateArgs),
+    /// Execute the user defined process in a created container
+    Start(start::StartArgs),
+    /// Create and run a container
+    Run(run::RunArgs),
+    /// Output the state of a container
+    State(state::StateArgs),
+    /// Kill sends the specified signal (default: SIGTERM) to the container's init process
+    Kill(kill::KillArgs),
+    /// Delete any resources held by the container often used with detached containers
+    Delete(delete::DeleteArgs),
+    /// Lists containers started by berth with the given root
+    List(list::ListArgs),
+    /// Execute new process inside the container
+    Exec(exec::ExecArgs),
+    /// Pause suspends all processes inside the container
+    Pause(pause::PauseArgs),
+    /// Resumes all processes that have been previously paused
+    Resume(pause::PauseArgs),
+    /// Displays the processes running inside a container
+    Ps(ps::PsArgs),
+    /// Create a new specification file
+    Spec(spec::SpecArgs),
+    /// Show the enabled features
+    Features(features::FeaturesArgs),
+}
+
+/// Global settings every command may need.
+pub struct Globals {
+    pub root: PathBuf,
+}
+
+fn version_text() -> &'static str {
+    concat!(env!("CARGO_PKG_VERSION"), "\nspec: ", "1.2.0")
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match e.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => e.exit(),
+            _ => {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+                logging::fatal(first);
+            }
+        },
+    };
+    let format = match cli.log_format.as_str() {
+        "text" => logging::LogFormat::Text,
+        "json" => logging::LogFormat::Json,
+        other => logging::fatal(&format!("invalid log-format: {other}")),
+    };
+    if let Err(e) = logging::init(cli.log.as_deref(), format, cli.debug) {
+        logging::fatal(&format!("{e:#}"));
+    }
+    if cli.systemd_cgroup {
+        logging::fatal("systemd cgroup driver is not supported by berth yet; use the cgroupfs driver");
+    }
+    let globals = Globals { root: cli.root };
+    let result = match &cli.command {
+        Command::Create(a) => create::run(&globals, a),
+        Command::Start(a) => start::run(&globals, a),
+        Command::Run(a) => run::run(&globals, a),
+        Command::State(a) => state::run(&globals, a),
+        Command::Kill(a) => kill::run(&globals, a),
+        Command::Delete(a) => delete::run(&globals, a),
+        Command::List(a) => list::run(&globals, a),
+        Command::Exec(a) => exec::run(&globals, a),
+        Command::Pause(a) => pause::pause(&globals, a),
+        Command::Resume(a) => pause::resume(&globals, a),
+        Command::Ps(a) => ps::run(&globals, a),
+        Command::Spec(a) => spec::run(a).map(|()| 0),
+        Command::Features(a) => features::run(a).map(|()| 0),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => logging::fatal(&format!("{e:#}")),
+    }
+}

@@ -16,3 +16,18 @@ pub enum RootfsError {
     #[error("rootfs: not implemented")]
     NotImplemented,
 }
+
+// Placeholder until the rootfs branch lands.
+pub struct RootfsOptions {
+    pub in_user_ns: bool,
+    pub no_pivot: bool,
+}
+pub fn prepare(_spec: &oci_spec::runtime::Spec, _rootfs: &std::path::Path, _opts: &RootfsOptions) -> Result<(), RootfsError> {
+    Err(RootfsError::NotImplemented)
+}
+pub fn enter(_rootfs: &std::path::Path, _opts: &RootfsOptions) -> Result<(), RootfsError> {
+    Err(RootfsError::NotImplemented)
+}
+pub fn finalize(_spec: &oci_spec::runtime::Spec) -> Result<(), RootfsError> {
+    Err(RootfsError::NotImplemented)
+}

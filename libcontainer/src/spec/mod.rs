@@ -1,8 +1,135 @@
-//! TODO
+//! Loading a bundle: `config.json` is read and checked once, here; everything after reads
+//! the checked [`ContainerConfig`], never raw JSON.
+
+mod validate;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Process, Spec};
+
+use crate::namespaces::NamespacePlan;
+
+pub(crate) use validate::validate_process;
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpecError {
-    #[error("spec: not implemented")]
-    NotImplemented,
+    #[error("bundle {}: {source}", path.display())]
+    Bundle { path: PathBuf, source: crate::error::SysError },
+    #[error("JSON specification file {} not found", path.display())]
+    ConfigMissing { path: PathBuf },
+    #[error("{}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    /// `field` is the JSON path of the offending value, e.g. `process.args`.
+    #[error("{}: {field}: {message}", path.display())]
+    Parse { path: PathBuf, field: String, message: String },
+    #[error("config.json: {field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("rootfs ({}) does not exist", path.display())]
+    RootfsMissing { path: PathBuf },
 }
-pub fn load_bundle_config() {}
+
+impl SpecError {
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        SpecError::Invalid { field: field.into(), message: message.into() }
+    }
+}
+
+/// A bundle's configuration, checked and with paths resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct ContainerConfig {
+    pub spec: Spec,
+    /// Absolute path of the bundle directory.
+    pub bundle: PathBuf,
+    /// Absolute, canonical path of the root filesystem.
+    pub rootfs: PathBuf,
+    pub namespaces: NamespacePlan,
+}
+
+impl ContainerConfig {
+    pub(crate) fn process(&self) -> &Process {
+        // validate() refuses a spec without a process.
+        self.spec.process().as_ref().expect("validated: process present")
+    }
+}
+
+/// Parses JSON text as a `T`, naming the JSON path of the first bad value.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, data: &[u8]) -> Result<T, SpecError> {
+    let mut de = serde_json::Deserializer::from_slice(data);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let message = e.into_inner().to_string();
+        SpecError::Parse { path: path.to_path_buf(), field, message }
+    })
+}
+
+/// Reads `<bundle>/config.json` as a spec, without further checks (for `berth spec`-like
+/// callers and tests).
+pub fn load_bundle_config(bundle: &Path) -> Result<Spec, SpecError> {
+    let bundle_abs = absolute(bundle)?;
+    let meta = fs::metadata(&bundle_abs)
+        .map_err(|e| SpecError::Bundle { path: bundle_abs.clone(), source: e.into() })?;
+    if !meta.is_dir() {
+        return Err(SpecError::Bundle {
+            path: bundle_abs,
+            source: crate::error::SysError(nix::errno::Errno::ENOTDIR),
+        });
+    }
+    let path = bundle_abs.join("config.json");
+    let data = match fs::read(&path) {
+        Ok(data) => data,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(SpecError::ConfigMissing { path }),
+        Err(source) => return Err(SpecError::Read { path, source }),
+    };
+    parse_json(&path, &data)
+}
+
+/// Parses and checks a process.json (`berth exec --process`).
+pub fn parse_process(path: &Path, data: &[u8]) -> Result<Process, SpecError> {
+    let process: Process = parse_json(path, data)?;
+    validate_process(&process)?;
+    Ok(process)
+}
+
+/// Loads and checks a bundle for `create`/`run`.
+pub(crate) fn load(bundle: &Path) -> Result<ContainerConfig, SpecError> {
+    let spec = load_bundle_config(bundle)?;
+    let bundle = absolute(bundle)?;
+    validate::validate(&spec)?;
+    let root = spec.root().as_ref().ok_or_else(|| SpecError::invalid("root", "root must be set"))?;
+    let rootfs = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
+    let rootfs = fs::canonicalize(&rootfs).map_err(|_| SpecError::RootfsMissing { path: rootfs.clone() })?;
+    if !rootfs.is_dir() {
+        return Err(SpecError::RootfsMissing { path: rootfs });
+    }
+    let namespaces = NamespacePlan::from_spec(&spec)?;
+    Ok(ContainerConfig { spec, bundle, rootfs, namespaces })
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, SpecError> {
+    if path.is_absolute() {
+        return Ok(clean(path));
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| SpecError::Bundle { path: path.to_path_buf(), source: e.into() })?;
+    Ok(clean(&cwd.join(path)))
+}
+
+/// Lexically normalises an absolute path (`.` dropped, `..` pops), like Go's
+/// `filepath.Clean`, which is how runc records the bundle path.
+pub(crate) fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::Normal(part) => out.push(part),
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}

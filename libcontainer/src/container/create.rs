@@ -1,0 +1,275 @@
+//! `create`: reserve the id, make the cgroup, spawn the init and walk it through its
+//! setup until it waits on `exec.fifo`. Any failure unwinds everything made so far.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::{read_stat, Container};
+use crate::cgroups::Cgroup;
+use crate::error::{Error, Result, SysContext};
+use crate::hooks;
+use crate::process::channel::Message;
+use crate::process::init::{self, InitArgs};
+use crate::process::spawn::{self, SpawnRequest};
+use crate::spec::{self, ContainerConfig};
+use crate::state::{self, DirLock, Record, State, StateRoot, Status, OCI_VERSION};
+use crate::utils::write_atomic;
+
+/// Where the container's terminal (if `process.terminal`) goes.
+#[derive(Debug, Default)]
+pub enum Console {
+    /// No console socket: a terminal cannot be allocated.
+    #[default]
+    None,
+    /// A unix socket path (`--console-socket`) that receives the pty master.
+    Socket(PathBuf),
+    /// An already connected unix socket that receives the pty master (for `run` in the
+    /// foreground, which relays the terminal itself).
+    Fd(OwnedFd),
+}
+
+#[derive(Debug, Default)]
+pub struct CreateOptions {
+    pub console: Console,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// Descriptors from 3 on passed to the container (LISTEN_FDS + `--preserve-fds`).
+    pub preserve_fds: i32,
+    /// Variables appended to the process environment (LISTEN_FDS, LISTEN_PID).
+    pub extra_env: Vec<String>,
+}
+
+/// Creates a container from a bundle:
+/// `ContainerBuilder::new("web", "/run/berth").bundle("/srv/web").create()`.
+#[derive(Debug)]
+pub struct ContainerBuilder {
+    id: String,
+    root: PathBuf,
+    bundle: PathBuf,
+    options: CreateOptions,
+}
+
+impl ContainerBuilder {
+    pub fn new(id: impl Into<String>, root: impl Into<PathBuf>) -> Self {
+        ContainerBuilder { id: id.into(), root: root.into(), bundle: PathBuf::from("."), options: CreateOptions::default() }
+    }
+
+    pub fn bundle(mut self, bundle: impl Into<PathBuf>) -> Self {
+        self.bundle = bundle.into();
+        self
+    }
+
+    pub fn options(mut self, options: CreateOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Creates the container; on return its init waits for `start`.
+    pub fn create(self) -> Result<Container> {
+        check_id(&self.id)?;
+        let config = spec::load(&self.bundle)?;
+        let terminal = config.process().terminal() == Some(true);
+        match (&self.options.console, terminal) {
+            (Console::None, true) => {
+                return Err(Error::InvalidState("cannot allocate tty if berth will detach without setting console socket".into()))
+            }
+            (Console::Socket(_) | Console::Fd(_), false) => {
+                return Err(Error::InvalidState("cannot use console socket if berth will not allocate tty".into()))
+            }
+            _ => {}
+        }
+        let root = StateRoot::new(&self.root);
+        let dir = root.reserve(&self.id)?;
+        let mut undo = Undo { dir: Some(dir.clone()), cgroup: None, pid: None };
+        let lock = DirLock::acquire(&dir).map_err(|e| Error::path(&dir, e))?;
+        let record = build(&self, &config, &dir, &lock, &mut undo)?;
+        undo.disarm();
+        Ok(Container { dir, record })
+    }
+}
+
+fn build(b: &ContainerBuilder, config: &ContainerConfig, dir: &Path, lock: &DirLock, undo: &mut Undo) -> Result<Record> {
+    let spec = &config.spec;
+    let mut record = Record::new(&b.id, &config.bundle, &config.rootfs);
+    record.annotations = spec.annotations().clone().unwrap_or_default();
+    let cgroups_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().as_deref());
+    let cgroup = Cgroup::resolve(cgroups_path, &b.id)?;
+    record.cgroup = Some(cgroup.clone());
+    // Written before anything else exists, so that `delete --force` can clean up after a
+    // create that was killed half-way.
+    state::write_record(dir, &record)?;
+    let snapshot = serde_json::to_vec(spec).map_err(|e| Error::InvalidState(format!("encode config snapshot: {e}")))?;
+    let snapshot_path = dir.join(state::CONFIG_FILE);
+    write_atomic(&snapshot_path, &snapshot).map_err(|e| Error::path(&snapshot_path, e))?;
+
+    cgroup.create()?;
+    undo.cgroup = Some(cgroup.clone());
+
+    let fifo = make_exec_fifo(dir)?;
+    let console: Option<OwnedFd> = match &b.options.console {
+        Console::None => None,
+        Console::Socket(path) => Some(crate::tty::connect_console_socket(path)?),
+        Console::Fd(fd) => Some(fd.try_clone().ctx(|| "dup console socket".into())?),
+    };
+    let linux = spec.linux().as_ref();
+    let time_offsets = config.namespaces.creates(LinuxNamespaceType::Time).then(|| time_offsets(config)).flatten();
+    let request = SpawnRequest {
+        plan: &config.namespaces,
+        uid_maps: linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or_default(),
+        gid_maps: linux.and_then(|l| l.gid_mappings().as_deref()).unwrap_or_default(),
+        time_offsets,
+        cgroup: Some(&cgroup),
+        close_in_child: &[lock.raw_fd()],
+    };
+    let args = InitArgs {
+        id: &b.id,
+        config,
+        fifo: fifo.as_raw_fd(),
+        console_socket: console.as_ref().map(|c| c.as_raw_fd()),
+        keep_fds: b.options.preserve_fds,
+        extra_env: b.options.extra_env.clone(),
+        no_pivot: b.options.no_pivot,
+        no_new_keyring: b.options.no_new_keyring,
+    };
+    let spawned = spawn::spawn(&request, &mut |ch| init::run(ch, &args))?;
+    undo.pid = Some(spawned.pid);
+    drop(console);
+    drop(fifo);
+
+    record.pid = spawned.pid.as_raw();
+    loop {
+        match spawned.channel.recv()? {
+            Some(Message::RunRuntimeHooks) => {
+                let state = hook_state(&record, Status::Creating);
+                let hooks = spec.hooks().as_ref();
+                hooks::run("prestart", hooks.and_then(|h| h.prestart().as_ref()), &state)?;
+                hooks::run("createRuntime", hooks.and_then(|h| h.create_runtime().as_ref()), &state)?;
+                spawned.channel.send(&Message::HooksDone)?;
+            }
+            Some(Message::Ready) => break,
+            Some(Message::Failed(text)) => return Err(Error::Start(text)),
+            Some(other) => return Err(Error::Start(format!("unexpected message from init: {other:?}"))),
+            None => return Err(Error::Start("container init exited before it was set up".into())),
+        }
+    }
+    record.start_time = read_stat(record.pid).map(|(_, t)| t).unwrap_or(0);
+    record.creator = 0;
+    state::write_record(dir, &record)?;
+    if let Some(pid_file) = &b.options.pid_file {
+        write_pid_file(pid_file, record.pid)?;
+    }
+    Ok(record)
+}
+
+pub(super) fn hook_state(record: &Record, status: Status) -> State {
+    State {
+        oci_version: OCI_VERSION.to_string(),
+        id: record.id.clone(),
+        pid: record.pid,
+        status,
+        bundle: record.bundle.clone(),
+        rootfs: record.rootfs.clone(),
+        created: record.created.clone(),
+        owner: String::new(),
+        annotations: record.annotations.clone(),
+    }
+}
+
+fn time_offsets(config: &ContainerConfig) -> Option<String> {
+    let offsets = config.spec.linux().as_ref()?.time_offsets().as_ref()?;
+    Some(
+        offsets
+            .iter()
+            .map(|(clock, o)| format!("{} {} {}\n", clock, o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)))
+            .collect(),
+    )
+}
+
+/// `exec.fifo`: the init blocks opening it for writing until `start` opens it for reading.
+/// Returns an O_PATH descriptor the init reopens through /proc/self/fd after pivot_root.
+fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
+    let path = dir.join(state::EXEC_FIFO);
+    let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::InvalidState("bad state path".into()))?;
+    let old = nix::sys::stat::umask(Mode::empty());
+    // SAFETY: mkfifo reads one NUL-terminated path.
+    let ret = unsafe { libc::mkfifo(cpath.as_ptr(), 0o622) };
+    nix::sys::stat::umask(old);
+    if ret < 0 {
+        return Err(Error::path(&path, nix::errno::Errno::last()));
+    }
+    open(path.as_path(), OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| Error::path(&path, e))
+}
+
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    write_atomic(path, pid.to_string().as_bytes()).map_err(|e| Error::sys(format!("write pid file {}", path.display()), e))
+}
+
+/// runc's id rule: letters, digits, `_`, `+`, `-`, `.`; not `.` or `..`.
+pub(crate) fn check_id(id: &str) -> Result<()> {
+    let bad = |reason| Err(Error::InvalidId { id: id.to_string(), reason });
+    if id.is_empty() {
+        return bad("must not be empty");
+    }
+    if id == "." || id == ".." {
+        return bad("must not be . or ..");
+    }
+    if !id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c)) {
+        return bad("may only contain letters, digits, '_', '+', '-' and '.'");
+    }
+    if id.len() > 1024 {
+        return bad("too long");
+    }
+    Ok(())
+}
+
+/// What a failed create must take down again, newest first.
+struct Undo {
+    dir: Option<PathBuf>,
+    cgroup: Option<Cgroup>,
+    pid: Option<Pid>,
+}
+
+impl Undo {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.pid = None;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            spawn::kill_and_reap(pid);
+        }
+        if let Some(cgroup) = self.cgroup.take() {
+            if let Err(e) = cgroup.destroy() {
+                log::warn!("cleanup after failed create: {e}");
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_id;
+
+    #[test]
+    fn ids_follow_runc() {
+        assert!(check_id("web-1.a_b+c").is_ok());
+        for bad in ["", ".", "..", "a/b", "a b", "ü"] {
+            assert!(check_id(bad).is_err(), "{bad:?}");
+        }
+    }
+}

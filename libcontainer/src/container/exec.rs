@@ -1,0 +1,79 @@
+//! `exec`: start another process in a running container — same namespaces, same cgroup.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use oci_spec::runtime::Process;
+
+use super::create::{write_pid_file, Console};
+use super::Container;
+use crate::error::{Error, Result, SysContext};
+use crate::namespaces::NamespacePlan;
+use crate::process::channel::Message;
+use crate::process::exec::{self, ExecArgs};
+use crate::process::spawn::{self, SpawnRequest};
+use crate::state::Status;
+
+#[derive(Debug)]
+pub struct ExecOptions {
+    /// The complete process to run (the runtime merges its flags into it).
+    pub process: Process,
+    pub console: Console,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: i32,
+    pub extra_env: Vec<String>,
+}
+
+impl Container {
+    /// Starts `opts.process` in the container and returns its host pid once it is about to
+    /// exec. The process is a child of the caller, who may wait for it.
+    pub fn exec(&self, opts: ExecOptions) -> Result<i32> {
+        crate::spec::validate_process(&opts.process)?;
+        match self.status() {
+            Status::Running | Status::Created => {}
+            Status::Paused => return Err(Error::InvalidState("cannot exec in a paused container".into())),
+            status => return Err(Error::InvalidState(format!("cannot exec in a {status} container"))),
+        }
+        let terminal = opts.process.terminal() == Some(true);
+        let console: Option<OwnedFd> = match (&opts.console, terminal) {
+            (Console::None, true) => {
+                return Err(Error::InvalidState("cannot allocate tty if berth will detach without setting console socket".into()))
+            }
+            (Console::Socket(path), true) => Some(crate::tty::connect_console_socket(path)?),
+            (Console::Fd(fd), true) => Some(fd.try_clone().ctx(|| "dup console socket".into())?),
+            (Console::None, false) => None,
+            (_, false) => return Err(Error::InvalidState("cannot use console socket if berth will not allocate tty".into())),
+        };
+        let plan = NamespacePlan::of_process(self.record.pid);
+        let request = SpawnRequest {
+            plan: &plan,
+            uid_maps: &[],
+            gid_maps: &[],
+            time_offsets: None,
+            cgroup: self.cgroup(),
+            close_in_child: &[],
+        };
+        let args = ExecArgs {
+            process: &opts.process,
+            console_socket: console.as_ref().map(|c| c.as_raw_fd()),
+            keep_fds: opts.preserve_fds,
+            extra_env: opts.extra_env.clone(),
+        };
+        let spawned = spawn::spawn(&request, &mut |ch| exec::run(ch, &args))?;
+        drop(console);
+        let ready = match spawned.channel.recv() {
+            Ok(Some(Message::Ready)) => Ok(()),
+            Ok(Some(Message::Failed(text))) => Err(Error::Start(text)),
+            Ok(other) => Err(Error::Start(format!("exec'd process: unexpected {other:?}"))),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = ready {
+            spawn::kill_and_reap(spawned.pid);
+            return Err(e);
+        }
+        if let Some(pid_file) = &opts.pid_file {
+            write_pid_file(pid_file, spawned.pid.as_raw())?;
+        }
+        Ok(spawned.pid.as_raw())
+    }
+}

@@ -1,0 +1,129 @@
+//! The runtime ↔ container-process channel: a SOCK_SEQPACKET socketpair carrying one
+//! [`Message`] per datagram as JSON, with file descriptors alongside as SCM_RIGHTS.
+//! The protocol itself (who sends what, when) is written down in docs/process-protocol.md.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::cmsg_space;
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Every message either side sends. Parent = the `berth` process that creates or execs;
+/// child = the process that becomes the container's init or the exec'd process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Message {
+    /// parent → child: uid/gid maps are written and the child is in its cgroup; go on.
+    Continue,
+    /// child → parent (two-step spawn only): I unshared a user namespace; write my maps.
+    WriteIdMaps,
+    /// child → parent (two-step spawn only): the host pid of the process that will exec.
+    Pid(i32),
+    /// child → parent: mounts are done, run the prestart and createRuntime hooks now.
+    RunRuntimeHooks,
+    /// parent → child: those hooks ran.
+    HooksDone,
+    /// child → parent: set up and about to wait for `start` (init) or exec (exec).
+    Ready,
+    /// child → parent: setup failed; the text is the whole error.
+    Failed(String),
+}
+
+const MAX_MESSAGE: usize = 64 * 1024;
+
+#[derive(Debug)]
+pub(crate) struct Channel {
+    fd: OwnedFd,
+}
+
+/// A connected pair: `.0` for the parent, `.1` for the child.
+pub(crate) fn pair() -> Result<(Channel, Channel)> {
+    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+        .map_err(|e| Error::sys("create sync socketpair", e))?;
+    Ok((Channel { fd: a }, Channel { fd: b }))
+}
+
+impl Channel {
+    pub(crate) fn send(&self, msg: &Message) -> Result<()> {
+        self.send_with_fds(msg, &[])
+    }
+
+    pub(crate) fn send_with_fds(&self, msg: &Message, fds: &[RawFd]) -> Result<()> {
+        let data = serde_json::to_vec(msg).map_err(|e| Error::InvalidState(format!("encode {msg:?}: {e}")))?;
+        let iov = [IoSlice::new(&data)];
+        let cmsgs: Vec<ControlMessage> = if fds.is_empty() { vec![] } else { vec![ControlMessage::ScmRights(fds)] };
+        loop {
+            match sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::sys("send on sync socket", e)),
+            }
+        }
+    }
+
+    /// The next message; `Ok(None)` when the other side closed without a word (it died).
+    pub(crate) fn recv(&self) -> Result<Option<Message>> {
+        Ok(self.recv_with_fds()?.map(|(msg, _)| msg))
+    }
+
+    pub(crate) fn recv_with_fds(&self) -> Result<Option<(Message, Vec<OwnedFd>)>> {
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        let mut cmsg = cmsg_space!([RawFd; 4]);
+        let (len, fds) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
+                Ok(r) => {
+                    let mut fds = Vec::new();
+                    for c in r.cmsgs().map_err(|e| Error::sys("read sync socket control data", e))? {
+                        if let ControlMessageOwned::ScmRights(raw) = c {
+                            // SAFETY: the kernel just installed these descriptors for us; nothing else owns them.
+                            fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                        }
+                    }
+                    break (r.bytes, fds);
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::sys("receive on sync socket", e)),
+            }
+        };
+        if len == 0 {
+            return Ok(None);
+        }
+        let msg = serde_json::from_slice(&buf[..len])
+            .map_err(|e| Error::InvalidState(format!("malformed message on sync socket: {e}")))?;
+        Ok(Some((msg, fds)))
+    }
+
+    /// Waits for `want`; a `Failed` or a closed channel becomes the error.
+    pub(crate) fn expect(&self, want: &Message) -> Result<()> {
+        match self.recv()? {
+            Some(ref got) if got == want => Ok(()),
+            Some(Message::Failed(text)) => Err(Error::Start(text)),
+            Some(other) => Err(Error::InvalidState(format!("sync: expected {want:?}, got {other:?}"))),
+            None => Err(Error::Start(format!("process exited before sending {want:?}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_fds_cross() {
+        let (a, b) = pair().unwrap();
+        a.send(&Message::Pid(42)).unwrap();
+        assert_eq!(b.recv().unwrap(), Some(Message::Pid(42)));
+        let file = std::fs::File::open("/dev/null").unwrap();
+        b.send_with_fds(&Message::Ready, &[file.as_raw_fd()]).unwrap();
+        let (msg, fds) = a.recv_with_fds().unwrap().unwrap();
+        assert_eq!(msg, Message::Ready);
+        assert_eq!(fds.len(), 1);
+        drop(b);
+        assert_eq!(a.recv().unwrap(), None);
+    }
+}

@@ -1,0 +1,32 @@
+//! A process started in a running container (`berth exec`): the namespaces and cgroup are
+//! already joined by spawn; this applies the process spec and execs.
+
+use std::convert::Infallible;
+use std::os::fd::RawFd;
+
+use oci_spec::runtime::Process;
+
+use super::channel::{Channel, Message};
+use super::setup;
+use crate::error::{Error, Result, SysContext};
+use crate::tty;
+
+pub(crate) struct ExecArgs<'a> {
+    pub process: &'a Process,
+    pub console_socket: Option<RawFd>,
+    pub keep_fds: i32,
+    pub extra_env: Vec<String>,
+}
+
+pub(crate) fn run(ch: &Channel, args: &ExecArgs) -> Result<Infallible> {
+    nix::unistd::setsid().ctx(|| "setsid".into())?;
+    if args.process.terminal() == Some(true) {
+        let socket = args.console_socket.ok_or_else(|| Error::InvalidState("terminal requested but no console socket".into()))?;
+        tty::setup_console(socket, args.process.console_size(), args.process.user().uid(), args.process.user().gid())?;
+        // SAFETY: the socket is ours and used for nothing after the master was sent.
+        unsafe { libc::close(socket) };
+    }
+    let program = setup::prepare(args.process, &args.extra_env, args.keep_fds)?;
+    ch.send(&Message::Ready)?;
+    Err(setup::exec(&program))
+}

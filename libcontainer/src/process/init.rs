@@ -1,0 +1,132 @@
+//! The container's init, from its birth in the new namespaces to the exec of the user
+//! program. See docs/process-protocol.md for the messages exchanged with `berth create`.
+
+use std::convert::Infallible;
+use std::os::fd::RawFd;
+
+use nix::fcntl::{open, OFlag};
+use nix::sys::stat::Mode;
+use oci_spec::runtime::LinuxNamespaceType;
+
+use super::channel::{Channel, Message};
+use super::setup;
+use crate::error::{Error, Result, SysContext};
+use crate::spec::ContainerConfig;
+use crate::state::{State, Status, OCI_VERSION};
+use crate::{hooks, rootfs, sysctl, tty};
+
+pub(crate) struct InitArgs<'a> {
+    pub id: &'a str,
+    pub config: &'a ContainerConfig,
+    /// O_PATH descriptor of `exec.fifo`, reopened for writing to wait for `start`.
+    pub fifo: RawFd,
+    pub console_socket: Option<RawFd>,
+    /// Descriptors from 3 on that stay open for the program (LISTEN_FDS + --preserve-fds).
+    pub keep_fds: i32,
+    pub extra_env: Vec<String>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+}
+
+/// Runs in the container's init; returns only with the error that stopped it.
+pub(crate) fn run(ch: &Channel, args: &InitArgs) -> Result<Infallible> {
+    let program = setup_container(ch, args).map_err(|e| match e {
+        e @ Error::Exec { .. } => e,
+        other => Error::Init(Box::new(other)),
+    })?;
+    ch.send(&Message::Ready)?;
+
+    // Block until `berth start` opens the other end.
+    let fifo_path = format!("/proc/self/fd/{}", args.fifo);
+    let fifo = open(fifo_path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()).ctx(|| "open exec fifo".into())?;
+    nix::unistd::write(&fifo, b"0").ctx(|| "write exec fifo".into())?;
+    drop(fifo);
+
+    let spec = &args.config.spec;
+    hooks::run("startContainer", spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()), &hook_state(args, Status::Created))?;
+    Err(setup::exec(&program))
+}
+
+fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
+    let cfg = args.config;
+    let spec = &cfg.spec;
+    let process = cfg.process();
+    if !args.no_new_keyring {
+        join_session_keyring(args.id);
+    }
+    if let Some(score) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", score.to_string()).ctx(|| "set oom_score_adj".into())?;
+    }
+    let opts = rootfs::RootfsOptions {
+        in_user_ns: cfg.namespaces.creates(LinuxNamespaceType::User) || cfg.namespaces.joins(LinuxNamespaceType::User),
+        no_pivot: args.no_pivot,
+    };
+    rootfs::prepare(spec, &cfg.rootfs, &opts)?;
+
+    let hooks = spec.hooks().as_ref();
+    let runtime_hooks = hooks.is_some_and(|h| {
+        h.prestart().as_ref().is_some_and(|v| !v.is_empty()) || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+    });
+    if runtime_hooks {
+        ch.send(&Message::RunRuntimeHooks)?;
+        ch.expect(&Message::HooksDone)?;
+    }
+    hooks::run("createContainer", hooks.and_then(|h| h.create_container().as_ref()), &hook_state(args, Status::Creating))?;
+
+    rootfs::enter(&cfg.rootfs, &opts)?;
+    if cfg.namespaces.creates(LinuxNamespaceType::Uts) {
+        if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+            nix::unistd::sethostname(name).ctx(|| format!("sethostname {name:?}"))?;
+        }
+        if let Some(name) = spec.domainname().as_deref().filter(|h| !h.is_empty()) {
+            set_domainname(name)?;
+        }
+    }
+    if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        sysctl::apply(sysctl)?;
+    }
+    rootfs::finalize(spec)?;
+
+    nix::unistd::setsid().ctx(|| "setsid".into())?;
+    if process.terminal() == Some(true) {
+        let socket = args.console_socket.ok_or_else(|| Error::InvalidState("terminal requested but no console socket".into()))?;
+        tty::setup_console(socket, process.console_size(), process.user().uid(), process.user().gid())?;
+        // SAFETY: the socket is ours and used for nothing after the master was sent.
+        unsafe { libc::close(socket) };
+    }
+    setup::prepare(process, &args.extra_env, args.keep_fds)
+}
+
+fn hook_state(args: &InitArgs, status: Status) -> State {
+    State {
+        oci_version: OCI_VERSION.to_string(),
+        id: args.id.to_string(),
+        pid: std::process::id() as i32,
+        status,
+        bundle: args.config.bundle.clone(),
+        rootfs: args.config.rootfs.clone(),
+        created: String::new(),
+        owner: String::new(),
+        annotations: args.config.spec.annotations().clone().unwrap_or_default(),
+    }
+}
+
+fn set_domainname(name: &str) -> Result<()> {
+    // SAFETY: setdomainname reads `len` bytes from a pointer into a live string.
+    if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } < 0 {
+        return Err(Error::sys(format!("setdomainname {name:?}"), nix::errno::Errno::last()));
+    }
+    Ok(())
+}
+
+/// A session keyring of the container's own, so it does not share the runtime's keys.
+fn join_session_keyring(id: &str) {
+    let Ok(name) = std::ffi::CString::new(format!("_ses.{id}")) else { return };
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl(JOIN_SESSION_KEYRING) reads one NUL-terminated string.
+    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if ret < 0 {
+        // Kernels without keyrings (or with them disabled in a user namespace) are fine.
+        log::debug!("join session keyring: {}", nix::errno::Errno::last());
+    }
+}

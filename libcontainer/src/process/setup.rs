@@ -1,0 +1,127 @@
+//! The last steps before `execve`, shared by the container's init and exec'd processes:
+//! rlimits, user, capabilities, umask, cwd, no_new_privs, descriptor hygiene, and finding
+//! the program the way runc (Go's exec.LookPath) does.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::{chdir, execve};
+use oci_spec::runtime::Process;
+
+use crate::error::{Error, Result, SysContext};
+use crate::{capabilities, rlimits, user};
+
+/// A program ready to exec.
+pub(crate) struct Program {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+fn cstring(s: &str, what: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::InvalidState(format!("{what} contains a NUL byte: {s:?}")))
+}
+
+/// Applies `process` to the calling process and returns the program to exec.
+/// `keep_fds` descriptors from 3 on stay open across exec; all later ones are closed on exec.
+pub(crate) fn prepare(process: &Process, extra_env: &[String], keep_fds: i32) -> Result<Program> {
+    if let Some(limits) = process.rlimits() {
+        rlimits::apply(limits)?;
+    }
+    let caps = process.capabilities().as_ref();
+    capabilities::drop_bounding(caps)?;
+    // Keep the permitted set across the uid change; the spec's sets are applied after it.
+    prctl_set(libc::PR_SET_KEEPCAPS, 1)?;
+    user::switch(process.user())?;
+    prctl_set(libc::PR_SET_KEEPCAPS, 0)?;
+    capabilities::apply(caps)?;
+    user::set_umask(process.user());
+    chdir(process.cwd().as_path()).map_err(|e| Error::sys(format!("chdir to cwd ({:?}) set in config.json failed", process.cwd()), e))?;
+    if process.no_new_privileges() == Some(true) {
+        prctl_set(libc::PR_SET_NO_NEW_PRIVS, 1)?;
+    }
+    close_on_exec_from(3 + keep_fds)?;
+
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    env.extend(extra_env.iter().cloned());
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home_of(process.user().uid())));
+    }
+    let args = process.args().as_ref().map(|a| a.as_slice()).unwrap_or_default();
+    let name = args.first().ok_or_else(|| Error::InvalidState("process.args must not be empty".into()))?;
+    let path_var = env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("");
+    let path = look_path(name, path_var)?;
+    Ok(Program {
+        path: CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::InvalidState(format!("bad path {path:?}")))?,
+        argv: args.iter().map(|a| cstring(a, "process.args")).collect::<Result<_>>()?,
+        envp: env.iter().map(|e| cstring(e, "process.env")).collect::<Result<_>>()?,
+    })
+}
+
+/// Replaces the process image; returns only on failure.
+pub(crate) fn exec(program: &Program) -> Error {
+    match execve(&program.path, &program.argv, &program.envp) {
+        Ok(never) => match never {},
+        Err(e) => Error::sys(format!("exec {:?}", program.path), e),
+    }
+}
+
+fn prctl_set(option: libc::c_int, value: libc::c_ulong) -> Result<()> {
+    // SAFETY: these prctl options take one integer argument and touch no memory of ours.
+    if unsafe { libc::prctl(option, value, 0, 0, 0) } < 0 {
+        return Err(Error::sys(format!("prctl({option})"), nix::errno::Errno::last()));
+    }
+    Ok(())
+}
+
+/// Marks every descriptor from `first` on close-on-exec, so nothing of the runtime's leaks
+/// into the container (CVE-2024-21626).
+fn close_on_exec_from(first: i32) -> Result<()> {
+    let entries = std::fs::read_dir("/proc/self/fd").ctx(|| "read /proc/self/fd".into())?;
+    let fds: Vec<i32> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+    for fd in fds.into_iter().filter(|fd| *fd >= first) {
+        // SAFETY: F_SETFD on a descriptor number; a stale number (the read_dir's own fd) fails harmlessly.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// The user's home from the container's /etc/passwd, or "/".
+fn home_of(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse::<u32>() == Ok(uid))
+        .map(|f| f[5].to_string())
+        .unwrap_or_else(|| "/".to_string())
+}
+
+/// Go's exec.LookPath, with its error texts: dockerd maps "executable file not found" to
+/// exit 127 and "permission denied" to 126.
+fn look_path(name: &str, path_var: &str) -> Result<PathBuf> {
+    if name.contains('/') {
+        return match check_executable(Path::new(name)) {
+            Ok(()) => Ok(PathBuf::from(name)),
+            Err(reason) => Err(Error::Exec { name: name.to_string(), reason }),
+        };
+    }
+    for dir in path_var.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate = Path::new(dir).join(name);
+        if check_executable(&candidate).is_ok() {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::Exec { name: name.to_string(), reason: "executable file not found in $PATH".into() })
+}
+
+fn check_executable(path: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("stat {}: {}", path.display(), crate::error::SysError::from(e)))?;
+    if meta.is_dir() || meta.permissions().mode() & 0o111 == 0 {
+        return Err("permission denied".into());
+    }
+    Ok(())
+}

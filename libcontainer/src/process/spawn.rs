@@ -1,0 +1,207 @@
+//! Creating a process in the right namespaces.
+//!
+//! Common case (nothing joined by path, no time namespace): one `clone` with every new
+//! namespace flag; the child is the process that will exec. Otherwise two steps: an
+//! intermediate child joins namespaces by path (user first), unshares the new ones and
+//! forks the final process with `CLONE_PARENT`, so that it is still the runtime's child
+//! (for `run` and `exec`, which wait for it) and becomes pid 1 of a new pid namespace.
+//!
+//! The runtime is single-threaded when it calls this, so the child may allocate and run
+//! ordinary Rust code between `clone` and `execve`.
+
+use std::path::PathBuf;
+
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::wait::waitpid;
+use nix::unistd::{setresgid, setresuid, Gid, Pid, Uid};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType};
+
+use super::channel::{self, Channel, Message};
+use crate::cgroups::Cgroup;
+use crate::error::{Error, Result, SysContext};
+use crate::namespaces::{self, NamespacePlan};
+
+/// Everything the parent does for a new process before letting it go on.
+pub(crate) struct SpawnRequest<'a> {
+    pub plan: &'a NamespacePlan,
+    /// Written to the child's uid_map/gid_map when the plan creates a user namespace.
+    pub uid_maps: &'a [LinuxIdMapping],
+    pub gid_maps: &'a [LinuxIdMapping],
+    /// Lines for /proc/self/timens_offsets when the plan creates a time namespace.
+    pub time_offsets: Option<String>,
+    pub cgroup: Option<&'a Cgroup>,
+    /// Descriptors the parent keeps that the child must not hold (e.g. the state lock).
+    pub close_in_child: &'a [i32],
+}
+
+/// A spawned process, still waiting in its setup; talk to it over `channel`.
+pub(crate) struct Spawned {
+    pub pid: Pid,
+    pub channel: Channel,
+}
+
+/// Spawns a process that runs `body` with its end of the channel. `body` only returns on
+/// failure; its error is sent to the parent and the process exits.
+pub(crate) fn spawn(req: &SpawnRequest, body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>) -> Result<Spawned> {
+    let (parent, child) = channel::pair()?;
+    if req.plan.single_clone() {
+        // The cgroup namespace is unshared by the child once it is in its cgroup, so that
+        // the cgroup it sees as "/" is its own.
+        let flags = req.plan.new - CloneFlags::CLONE_NEWCGROUP;
+        let pid = clone_fork(flags).ctx(|| "clone container process".into())?;
+        if pid.as_raw() == 0 {
+            drop(parent);
+            close_fds(req.close_in_child);
+            child_main(&child, true, req.plan.creates(LinuxNamespaceType::Cgroup), req.plan.creates(LinuxNamespaceType::User), body);
+        }
+        drop(child);
+        let spawned = Spawned { pid, channel: parent };
+        if let Err(e) = release_child(req, &spawned, pid) {
+            kill_and_reap(pid);
+            return Err(e);
+        }
+        return Ok(spawned);
+    }
+
+    let pid = clone_fork(CloneFlags::empty()).ctx(|| "fork intermediate process".into())?;
+    if pid.as_raw() == 0 {
+        drop(parent);
+        close_fds(req.close_in_child);
+        if let Err(e) = intermediate(req, &child, body) {
+            let _ = child.send(&Message::Failed(e.to_string()));
+        }
+        // SAFETY: _exit is always safe; it skips destructors that belong to the parent.
+        unsafe { libc::_exit(1) };
+    }
+    drop(child);
+    let result = (|| {
+        let spawned = Spawned { pid, channel: parent };
+        if req.plan.creates(LinuxNamespaceType::User) {
+            spawned.channel.expect(&Message::WriteIdMaps)?;
+        }
+        release_child(req, &spawned, pid)?;
+        match spawned.channel.recv()? {
+            Some(Message::Pid(p)) => Ok(Spawned { pid: Pid::from_raw(p), channel: spawned.channel }),
+            Some(Message::Failed(text)) => Err(Error::Start(text)),
+            other => Err(Error::Start(format!("intermediate process: unexpected {other:?}"))),
+        }
+    })();
+    let _ = waitpid(pid, None);
+    result
+}
+
+/// Parent side: write id maps, place in the cgroup, and send `Continue`.
+fn release_child(req: &SpawnRequest, spawned: &Spawned, pid: Pid) -> Result<()> {
+    if req.plan.creates(LinuxNamespaceType::User) {
+        write_id_maps(pid, req.uid_maps, req.gid_maps)?;
+    }
+    if let Some(cgroup) = req.cgroup {
+        cgroup.add_process(pid.as_raw())?;
+    }
+    spawned.channel.send(&Message::Continue)
+}
+
+fn intermediate(req: &SpawnRequest, ch: &Channel, body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>) -> Result<()> {
+    let fds = namespaces::open_all(&req.plan.join)?;
+    for ((typ, fd), (_, path)) in fds.iter().zip(&req.plan.join) {
+        namespaces::enter(*typ, fd, path)?;
+    }
+    drop(fds);
+    let new_user = req.plan.creates(LinuxNamespaceType::User);
+    if new_user {
+        unshare(CloneFlags::CLONE_NEWUSER).ctx(|| "unshare user namespace".into())?;
+        ch.send(&Message::WriteIdMaps)?;
+    }
+    ch.expect(&Message::Continue)?;
+    if new_user {
+        become_root()?;
+    }
+    let rest = req.plan.new - CloneFlags::CLONE_NEWUSER;
+    if !rest.is_empty() {
+        unshare(rest).map_err(|e| Error::sys(format!("unshare namespaces {rest:?}"), e))?;
+    }
+    if let Some(offsets) = &req.time_offsets {
+        std::fs::write("/proc/self/timens_offsets", offsets).map_err(|e| Error::path("/proc/self/timens_offsets", e))?;
+    }
+    let pid = clone_fork(CloneFlags::CLONE_PARENT).ctx(|| "clone container process".into())?;
+    if pid.as_raw() == 0 {
+        child_main(ch, false, false, false, body);
+    }
+    ch.send(&Message::Pid(pid.as_raw()))?;
+    // SAFETY: _exit is always safe; nothing of ours needs flushing.
+    unsafe { libc::_exit(0) };
+}
+
+fn child_main(
+    ch: &Channel,
+    wait_continue: bool,
+    unshare_cgroup: bool,
+    new_user: bool,
+    body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
+) -> ! {
+    let prepared = (|| {
+        if wait_continue {
+            ch.expect(&Message::Continue)?;
+        }
+        if new_user {
+            become_root()?;
+        }
+        if unshare_cgroup {
+            unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".into())?;
+        }
+        Ok(())
+    })();
+    let err = match prepared {
+        Ok(()) => match body(ch) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        },
+        Err(e) => e,
+    };
+    let _ = ch.send(&Message::Failed(err.to_string()));
+    // SAFETY: _exit is always safe; the parent's state must not be flushed from here.
+    unsafe { libc::_exit(1) };
+}
+
+/// In a fresh user namespace whose maps were just written: take uid/gid 0 there.
+fn become_root() -> Result<()> {
+    setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).ctx(|| "setresgid to root in user namespace".into())?;
+    setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).ctx(|| "setresuid to root in user namespace".into())
+}
+
+pub(crate) fn write_id_maps(pid: Pid, uid_maps: &[LinuxIdMapping], gid_maps: &[LinuxIdMapping]) -> Result<()> {
+    let fmt = |maps: &[LinuxIdMapping]| -> String {
+        maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
+    };
+    for (file, maps) in [("uid_map", uid_maps), ("gid_map", gid_maps)] {
+        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+        std::fs::write(&path, fmt(maps)).map_err(|e| Error::path(path, e))?;
+    }
+    Ok(())
+}
+
+/// `clone` used like `fork`: the child continues here on a copy of the stack. Returns 0 in
+/// the child and the child's pid in the parent.
+fn clone_fork(flags: CloneFlags) -> nix::Result<Pid> {
+    let raw = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: with a null stack the kernel gives the child a copy-on-write copy of ours, as
+    // fork does. The caller is single-threaded, so no lock can be held by a vanished thread.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, raw, 0usize, 0usize, 0usize, 0usize) };
+    if ret < 0 {
+        return Err(nix::errno::Errno::last());
+    }
+    Ok(Pid::from_raw(ret as i32))
+}
+
+fn close_fds(fds: &[i32]) {
+    for fd in fds {
+        // SAFETY: the descriptors are the parent's (lock files etc.); the child owns copies it
+        // must drop, and nothing in the child refers to them afterwards.
+        unsafe { libc::close(*fd) };
+    }
+}
+
+pub(crate) fn kill_and_reap(pid: Pid) {
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = waitpid(pid, None);
+}

@@ -1,0 +1,54 @@
+//! `berth run`: create and start a container; in the foreground, relay signals (and the
+//! terminal) until it exits, then delete it and exit with its status.
+
+use anyhow::Context;
+use libcontainer::Console;
+
+use super::create::{create, CreateArgs};
+use crate::{foreground, Globals};
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Detach from the container's process
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Do not delete the container after it exits
+    #[arg(long)]
+    pub keep: bool,
+}
+
+pub fn run(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
+    run_container(g, a).context("berth run failed")
+}
+
+fn run_container(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
+    let relay = if a.create.console_socket.is_none() && !a.detach && foreground::wants_terminal(&a.create.bundle) {
+        Some(foreground::TerminalRelay::new()?)
+    } else {
+        None
+    };
+    let console = match (&a.create.console_socket, &relay) {
+        (Some(path), _) => Console::Socket(path.clone()),
+        (None, Some(relay)) => Console::Fd(relay.child_end()?),
+        (None, None) => Console::None,
+    };
+    let mut container = create(g, &a.create, console)?;
+    let pty = match relay {
+        Some(relay) => Some(relay.receive_master()?),
+        None => None,
+    };
+    if let Err(e) = container.start() {
+        let _ = container.delete(true);
+        return Err(e.into());
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    let code = foreground::wait(container.pid(), pty)?;
+    if !a.keep {
+        super::load(&g.root, &a.create.id)?.delete(true)?;
+    }
+    Ok(code)
+}
