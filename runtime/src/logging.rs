@@ -111,7 +111,7 @@ pub fn fatal(msg: &str) -> ! {
     match LOGGER.get() {
         Some(logger) => {
             let caller = Caller {
-                func: module_path!(),
+                func: concat!(module_path!(), "::fatal"),
                 file: loc.file(),
                 line: loc.line(),
             };

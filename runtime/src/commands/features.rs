@@ -308,7 +308,8 @@ mod tests {
         let text = render();
         assert!(text.starts_with("{\n    \"ociVersionMin\": \"1.0.0\",\n    \"ociVersionMax\": "));
         assert!(text.ends_with("\n    }\n}\n"));
-        assert!(text.contains("\n            \"systemd\": false,\n            \"systemdUser\": false\n"));
+        assert!(text
+            .contains("\n            \"systemd\": false,\n            \"systemdUser\": false\n"));
         assert!(!text.contains("null"));
         assert!(!text.contains("runc"));
     }
