@@ -150,12 +150,19 @@ pub(crate) fn remove_all(dirs: &[&Path]) -> Result<(), CgroupError> {
             return Ok(());
         }
     }
+    let source = last.unwrap_or_else(|| {
+        CgroupError::io(
+            "rmdir",
+            dirs.first().copied().unwrap_or(Path::new("")),
+            busy(),
+        )
+    });
     Err(CgroupError::Remove {
         paths: left.iter().map(|p| p.to_path_buf()).collect(),
-        source: Box::new(last.unwrap_or(CgroupError::io(
-            "rmdir",
-            left[0],
-            std::io::Error::from_raw_os_error(libc::EBUSY),
-        ))),
+        source: Box::new(source),
     })
+}
+
+fn busy() -> std::io::Error {
+    std::io::Error::from_raw_os_error(libc::EBUSY)
 }

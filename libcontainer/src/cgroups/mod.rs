@@ -8,6 +8,24 @@
 //!
 //! A [`Cgroup`] is resolved once, at create time, and stored in the container's state
 //! file; later commands (kill --all, pause, delete) use the stored directories.
+//!
+//! INTERFACE CONTRACT (the rest of the library calls only this):
+//!
+//! ```ignore
+//! #[derive(Debug, thiserror::Error)] #[non_exhaustive] pub enum CgroupError { .. }
+//! #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)] pub struct Cgroup { .. }
+//! impl Cgroup {
+//!     pub fn resolve(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<Cgroup, CgroupError>;
+//!     pub fn create(&self) -> Result<(), CgroupError>;
+//!     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError>;
+//!     pub fn pids(&self) -> Result<Vec<i32>, CgroupError>;
+//!     pub fn freeze(&self) -> Result<(), CgroupError>;
+//!     pub fn thaw(&self) -> Result<(), CgroupError>;
+//!     pub fn is_frozen(&self) -> Result<bool, CgroupError>;
+//!     pub fn destroy(&self) -> Result<(), CgroupError>;
+//!     pub fn path(&self) -> &std::path::Path;
+//! }
+//! ```
 
 // Until `container` calls into this module, its items look unused to the compiler.
 #![allow(dead_code)]

@@ -83,6 +83,13 @@ fn path_in(pid: i32, h: &Hierarchy) -> PathBuf {
         .expect("hierarchy listed in /proc/pid/cgroup")
 }
 
+/// The state letter from /proc/<pid>/stat (after the parenthesised command name).
+fn task_state(pid: i32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    let after = stat.rsplit_once(") ").map(|(_, rest)| rest).unwrap_or("");
+    after.chars().next().unwrap_or('?')
+}
+
 /// Where `h.dir` is inside its hierarchy, e.g. `/berth-test-1-2`.
 fn inner(h: &Hierarchy) -> PathBuf {
     Path::new("/").join(h.dir.strip_prefix(&h.mount).expect("dir under mount"))
@@ -123,9 +130,16 @@ fn absolute_path_full_cycle() {
     assert!(cg.is_frozen().unwrap());
     if let Some(h) = cg.freezer().filter(|h| !h.is_unified()) {
         assert_eq!(fs::read(&h.dir, "freezer.state").unwrap().trim(), "FROZEN");
+        // The v1 freezer parks tasks in D; the v2 one stops them in the signal path (S).
+        assert_eq!(
+            task_state(pid),
+            'D',
+            "a v1-frozen task shows as D in /proc/<pid>/stat"
+        );
     }
     cg.thaw().unwrap();
     assert!(!cg.is_frozen().unwrap());
+    assert_eq!(task_state(pid), 'S');
 
     guard.kill(pid);
     cg.destroy().unwrap();
