@@ -1,59 +1,241 @@
 //! Cgroup placement: find the layout (v1, hybrid, v2) once, resolve `linux.cgroupsPath` as
 //! runc does, create the container's cgroup in every hierarchy, move processes into it,
-//! list its processes, and remove it again.
+//! list its processes, freeze it, and remove it again.
+//!
+//! Files: `layout` (mountinfo and /proc/self/cgroup), `resolve` (cgroupsPath → one
+//! directory per hierarchy), `fs` (cgroupfs file operations), `v1` and `v2` (what differs
+//! between the versions; resource setting goes there later).
+//!
+//! A [`Cgroup`] is resolved once, at create time, and stored in the container's state
+//! file; later commands (kill --all, pause, delete) use the stored directories.
 //!
 //! INTERFACE CONTRACT (the rest of the library calls only this):
 //!
 //! ```ignore
 //! #[derive(Debug, thiserror::Error)] #[non_exhaustive] pub enum CgroupError { .. }
-//! #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] pub struct Cgroup { .. }
+//! #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)] pub struct Cgroup { .. }
 //! impl Cgroup {
 //!     pub fn resolve(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<Cgroup, CgroupError>;
 //!     pub fn create(&self) -> Result<(), CgroupError>;
 //!     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError>;
 //!     pub fn pids(&self) -> Result<Vec<i32>, CgroupError>;
+//!     pub fn freeze(&self) -> Result<(), CgroupError>;
+//!     pub fn thaw(&self) -> Result<(), CgroupError>;
+//!     pub fn is_frozen(&self) -> Result<bool, CgroupError>;
 //!     pub fn destroy(&self) -> Result<(), CgroupError>;
+//!     pub fn path(&self) -> &std::path::Path;
 //! }
 //! ```
+
+// Until `container` calls into this module, its items look unused to the compiler.
+#![allow(dead_code)]
+
+mod fs;
+mod layout;
+mod resolve;
+mod v1;
+mod v2;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::SysError;
+use layout::Mode;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CgroupError {
-    #[error("cgroup: not implemented")]
-    NotImplemented,
+    #[error("cgroup: no cgroup hierarchy is mounted (none in /proc/self/mountinfo)")]
+    NoHierarchies,
+    #[error("cgroup: the {controller} hierarchy is not mounted; refusing to run without it")]
+    MissingController { controller: &'static str },
+    #[error(
+        "cgroupsPath {}: systemd-style \"slice:prefix:name\" paths need the systemd cgroup driver, which is not supported yet",
+        path.display()
+    )]
+    SystemdPath { path: PathBuf },
+    #[error("cgroupsPath {}: {reason}", path.display())]
+    InvalidPath { path: PathBuf, reason: &'static str },
+    #[error("cgroup hierarchy {}: cannot find our own cgroup: {reason}", hierarchy.display())]
+    OwnCgroup { hierarchy: PathBuf, reason: String },
+    #[error("{}: malformed line {line:?}", file.display())]
+    Parse { file: PathBuf, line: String },
+    /// A failed cgroupfs operation, printed as Go does: `mkdir /sys/fs/cgroup/x: <errno>`.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: SysError,
+    },
+    #[error("cgroup {}: {reason}", path.display())]
+    Freezer { path: PathBuf, reason: String },
+    #[error("failed to remove cgroup paths {paths:?}: {source}")]
+    Remove {
+        paths: Vec<PathBuf>,
+        source: Box<CgroupError>,
+    },
 }
 
-// Placeholder until the cgroups branch lands.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Cgroup {
-    path: std::path::PathBuf,
+impl CgroupError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, e: std::io::Error) -> Self {
+        CgroupError::Io {
+            op,
+            path: path.into(),
+            source: e.into(),
+        }
+    }
 }
+
+/// The container's cgroup: one directory per hierarchy it joins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cgroup {
+    mode: Mode,
+    /// Display / cgroupns path, from the hierarchy `pids()` reads.
+    path: PathBuf,
+    hierarchies: Vec<Hierarchy>,
+}
+
+/// One hierarchy the container joins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Hierarchy {
+    /// v1 controllers as /proc/self/cgroup names them (`cpu`, `cpuacct`, `name=systemd`);
+    /// empty for the unified (cgroup2) hierarchy.
+    controllers: Vec<String>,
+    /// The hierarchy's mountpoint.
+    mount: PathBuf,
+    /// The container's cgroup directory in it.
+    dir: PathBuf,
+}
+
+impl Hierarchy {
+    fn has(&self, controller: &str) -> bool {
+        self.controllers.iter().any(|c| c == controller)
+    }
+
+    fn is_unified(&self) -> bool {
+        self.controllers.is_empty()
+    }
+}
+
 impl Cgroup {
-    pub fn resolve(p: Option<&std::path::Path>, id: &str) -> Result<Cgroup, CgroupError> {
-        Ok(Cgroup { path: p.map(|p| p.to_path_buf()).unwrap_or_else(|| id.into()) })
+    /// Resolves `linux.cgroupsPath` the way runc's cgroupfs driver does: absolute →
+    /// under each hierarchy's mount; relative → relative to the calling process's own
+    /// cgroup (v1), its parent (pure v2), or the unified mount (hybrid's cgroup2, as
+    /// runc does); None/empty → the container id, relative.
+    pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
+        let layout = layout::layout()?;
+        let own = layout::own_cgroups()?;
+        resolve::resolve(layout, &own, cgroups_path, id)
     }
+
+    /// mkdir -p in every hierarchy; on v1 makes the cpuset cgroup usable, on v2 enables
+    /// the root's controllers in every ancestor's `cgroup.subtree_control`. On failure the
+    /// directories this call made are removed again.
     pub fn create(&self) -> Result<(), CgroupError> {
-        Ok(())
+        let mut created = Vec::new();
+        let result = self.hierarchies.iter().try_for_each(|h| {
+            fs::mkdir_all(&h.dir, &mut created)?;
+            if h.has("cpuset") {
+                v1::prepare_cpuset(&h.mount, &h.dir)?;
+            }
+            if h.is_unified() && self.mode == Mode::V2 {
+                v2::enable_controllers(&h.mount, &h.dir)?;
+            }
+            Ok(())
+        });
+        if result.is_err() {
+            for dir in created.iter().rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        result
     }
-    pub fn add_process(&self, _pid: i32) -> Result<(), CgroupError> {
-        Ok(())
+
+    /// Writes `pid` to cgroup.procs in every hierarchy.
+    pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
+        self.hierarchies
+            .iter()
+            .try_for_each(|h| fs::write_procs(&h.dir, pid))
     }
+
+    /// Every pid in the container's cgroup and its sub-cgroups; none if it is absent.
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
-        Ok(vec![])
+        let mut pids = Vec::new();
+        if let Some(h) = self.primary() {
+            fs::pids_recursive(&h.dir, &mut pids)?;
+        }
+        Ok(pids)
     }
-    pub fn destroy(&self) -> Result<(), CgroupError> {
-        Ok(())
-    }
+
     pub fn freeze(&self) -> Result<(), CgroupError> {
-        Ok(())
+        match self.freezer() {
+            Some(h) if h.is_unified() => v2::freeze(&h.dir),
+            Some(h) => v1::freeze(&h.dir),
+            None => Err(self.no_freezer()),
+        }
     }
+
     pub fn thaw(&self) -> Result<(), CgroupError> {
-        Ok(())
+        match self.freezer() {
+            Some(h) if h.is_unified() => v2::thaw(&h.dir),
+            Some(h) => v1::thaw(&h.dir),
+            None => Ok(()),
+        }
     }
+
     pub fn is_frozen(&self) -> Result<bool, CgroupError> {
-        Ok(false)
+        match self.freezer() {
+            Some(h) if h.is_unified() => v2::is_frozen(&h.dir),
+            Some(h) => v1::is_frozen(&h.dir),
+            None => Ok(false),
+        }
     }
-    pub fn path(&self) -> &std::path::Path {
+
+    /// rmdir the container's cgroup (sub-cgroups first) in every hierarchy, retrying
+    /// briefly while just-killed processes leave. Absent is fine. Like runc, the parents
+    /// of a nested path are left in place (other containers may share them).
+    pub fn destroy(&self) -> Result<(), CgroupError> {
+        let mut dirs: Vec<&Path> = Vec::new();
+        for h in &self.hierarchies {
+            if !dirs.contains(&h.dir.as_path()) {
+                dirs.push(&h.dir);
+            }
+        }
+        fs::remove_all(&dirs)
+    }
+
+    /// The cgroup's path inside its hierarchy (the one `pids()` reads), e.g. `/x/y`.
+    pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The hierarchy that lists the container's processes: unified on v2, otherwise the
+    /// first of `v1::PIDS_FROM` that is mounted.
+    fn primary(&self) -> Option<&Hierarchy> {
+        if self.mode == Mode::V2 {
+            return self.hierarchies.iter().find(|h| h.is_unified());
+        }
+        v1::PIDS_FROM
+            .iter()
+            .find_map(|c| self.hierarchies.iter().find(|h| h.has(c)))
+            .or_else(|| self.hierarchies.first())
+    }
+
+    fn freezer(&self) -> Option<&Hierarchy> {
+        match self.mode {
+            Mode::V2 => self.hierarchies.iter().find(|h| h.is_unified()),
+            Mode::V1 | Mode::Hybrid => self.hierarchies.iter().find(|h| h.has("freezer")),
+        }
+    }
+
+    fn no_freezer(&self) -> CgroupError {
+        CgroupError::Freezer {
+            path: self.path.clone(),
+            reason: "freezer not supported".into(),
+        }
+    }
 }
+
+#[cfg(test)]
+mod tests;
