@@ -32,18 +32,10 @@ pub(crate) fn mount_cgroup(
     let mounts = parse_mountinfo(&read("/proc/self/mountinfo")?);
     let v1: Vec<&MountInfo> = mounts.iter().filter(|m| m.fs_type == "cgroup").collect();
     let flags = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
-    if v1.is_empty() {
-        let target = ctx.open(dest, Create::Dir)?;
-        sys_mount(
-            Some(Path::new("cgroup2")),
-            &target,
-            Some("cgroup2"),
-            flags,
-            None,
-        )?;
-        return apply_propagation(ctx, dest, &opts.propagation);
-    }
     let procs = parse_proc_cgroup(&read("/proc/self/cgroup")?);
+    if v1.is_empty() {
+        return mount_cgroup2(ctx, dest, opts, flags, &mounts, &procs);
+    }
 
     let target = ctx.open(dest, Create::Dir)?;
     let tmpfs_flags = TMPFS_FLAGS | (flags & !(MsFlags::MS_RDONLY | TMPFS_FLAGS));
@@ -66,8 +58,13 @@ pub(crate) fn mount_cgroup(
         if ctx.cgroupns {
             let target = ctx.open(&sub, Create::Dir)?;
             let data = controllers.join(",");
+            // runc names a named hierarchy's mount after it (source "systemd").
+            let source = match controllers.as_slice() {
+                [one] => one.strip_prefix("name=").unwrap_or("cgroup"),
+                _ => "cgroup",
+            };
             sys_mount(
-                Some(Path::new("cgroup")),
+                Some(Path::new(source)),
                 &target,
                 Some("cgroup"),
                 flags,
@@ -95,6 +92,49 @@ pub(crate) fn mount_cgroup(
         }
     }
     Ok(())
+}
+
+/// cgroup v2: a fresh cgroup2 mount; where the kernel refuses one (no cgroup namespace
+/// in a user namespace), a bind of this process's own cgroup directory, as runc does.
+fn mount_cgroup2(
+    ctx: &MountCtx<'_>,
+    dest: &Path,
+    opts: &MountOptions,
+    flags: MsFlags,
+    mounts: &[MountInfo],
+    procs: &[CgroupLine],
+) -> Result<(), RootfsError> {
+    let target = ctx.open(dest, Create::Dir)?;
+    match sys_mount(
+        Some(Path::new("cgroup2")),
+        &target,
+        Some("cgroup2"),
+        flags,
+        None,
+    ) {
+        Ok(()) => {}
+        Err(e) if matches!(e.errno(), Some(Errno::EPERM | Errno::EBUSY)) => {
+            let own = procs.iter().find(|l| l.controllers.is_empty());
+            let host = mounts.iter().rev().find(|m| m.fs_type == "cgroup2");
+            let src = match (own, host) {
+                (Some(own), Some(host)) => match own.path.strip_prefix(&host.root) {
+                    Ok(rel) => host.mount_point.join(rel),
+                    Err(_) => return Err(e),
+                },
+                _ => return Err(e),
+            };
+            drop(target);
+            let bind = MountOptions {
+                flags: MsFlags::MS_BIND | MsFlags::MS_REC | flags,
+                ..Default::default()
+            };
+            return super::mounts::bind(ctx, &src, dest, &bind)
+                .and_then(|()| apply_propagation(ctx, dest, &opts.propagation));
+        }
+        Err(e) => return Err(e),
+    }
+    drop(target);
+    apply_propagation(ctx, dest, &opts.propagation)
 }
 
 /// The host path of this process's cgroup in hierarchy `m`.

@@ -118,7 +118,8 @@ fn full_flow(opts: RootfsOptions) {
           {{"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]}},
           {{"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}},
           {{"destination":"/mnt/file","type":"bind","source":"{hostfile}","options":["rbind","ro","nosuid"]}},
-          {{"destination":"/escape/sub","type":"tmpfs","source":"tmpfs","options":["noexec","size=1m","mode=700"]}}
+          {{"destination":"/escape/sub","type":"tmpfs","source":"tmpfs","options":["noexec","size=1m","mode=700"]}},
+          {{"destination":"/rotmp","type":"tmpfs","source":"tmpfs","options":["ro","size=1m"]}}
         ],
         "linux":{{
           "namespaces":[{{"type":"mount"}}],
@@ -204,6 +205,10 @@ fn full_flow(opts: RootfsOptions) {
         check(errno_of(w) == Some(libc::EROFS), "/proc/sys read-only")?;
         check(fs::write("/dev/shm/x", b"x").is_ok(), "/dev/shm writable")?;
         check(fs::write("/dev/x", b"x").is_ok(), "/dev writable")?;
+        check(
+            errno_of(fs::write("/rotmp/x", b"x")) == Some(libc::EROFS),
+            "ro tmpfs",
+        )?;
         // The tmpfs behind the escaping symlink landed inside the rootfs.
         check(
             outside_in_container.join("sub").is_dir(),
@@ -310,4 +315,50 @@ fn rootfs_unsupported_idmap_and_bad_propagation() {
         report.lines().next(),
         Some(r#"invalid rootfs propagation "sideways""#)
     );
+}
+
+#[test]
+fn rootfs_cgroup_namespace_mounts_real_hierarchies() {
+    let tmp = TempDir::new("cgns");
+    let rootfs = tmp.path().join("rootfs");
+    fs::create_dir_all(&rootfs).unwrap();
+    let s = spec(
+        r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+        "mounts":[
+          {"destination":"/proc","type":"proc","source":"proc"},
+          {"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]},
+          {"destination":"/sys/fs/cgroup","type":"cgroup","source":"cgroup","options":["nosuid","noexec","nodev","relatime","ro"]}],
+        "linux":{"namespaces":[{"type":"mount"},{"type":"cgroup"}]}}"#,
+    );
+    let report = in_child(move |out| {
+        unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| format!("unshare cgroup: {e}"))?;
+        let opts = RootfsOptions::default();
+        prepare(&s, &rootfs, &opts).map_err(|e| format!("prepare: {e}"))?;
+        enter(&rootfs, &opts).map_err(|e| format!("enter: {e}"))?;
+        finalize(&s).map_err(|e| format!("finalize: {e}"))?;
+        out.push_str(&fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?);
+        let mode = fs::metadata("/sys/fs/cgroup")
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0);
+        out.push_str(&format!("cgroup root mode {mode:o}\n"));
+        let v1 = fs::read_to_string("/proc/self/cgroup")
+            .unwrap_or_default()
+            .contains(":memory:");
+        if v1 {
+            check(
+                Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists(),
+                "memory hierarchy",
+            )?;
+        } else {
+            check(
+                Path::new("/sys/fs/cgroup/cgroup.procs").exists(),
+                "cgroup2 mounted",
+            )?;
+        }
+        Ok(())
+    });
+    assert!(report.starts_with("ok\n"), "{report}");
+    if std::env::var_os("BERTH_ROOTFS_DUMP").is_some() {
+        eprintln!("{report}");
+    }
 }
