@@ -9,12 +9,117 @@
 //! pub fn enter(rootfs: &Path, opts: &RootfsOptions) -> Result<(), RootfsError>;  // pivot_root or MS_MOVE+chroot
 //! pub fn finalize(spec: &Spec) -> Result<(), RootfsError>;
 //! ```
+//!
+//! Order, as runc: `prepare` (propagation, rootfs self-bind, spec mounts, /dev) →
+//! `enter` (pivot_root) → `finalize` (masked, read-only paths, read-only root,
+//! rootfsPropagation).
 
+mod cgroup;
+mod devices;
+mod finalize;
+mod mount_options;
+mod mountinfo;
+mod mounts;
+mod pivot;
+mod prepare;
+mod secure_join;
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::path::PathBuf;
+
+use crate::error::SysError;
+
+// The lead's process/init calls these; until it is merged nothing in the crate does.
+#[allow(unused_imports)]
+pub use finalize::finalize;
+#[allow(unused_imports)]
+pub use pivot::enter;
+#[allow(unused_imports)]
+pub use prepare::prepare;
+
+/// How the container's init is placed, as far as the filesystem is concerned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(dead_code)] // built by process/init
+pub struct RootfsOptions {
+    /// The init runs in a new user namespace: devices are bind-mounted, not made, and
+    /// locked mount flags are kept on remounts.
+    pub in_user_ns: bool,
+    /// `--no-pivot`: move the rootfs onto `/` and chroot instead of pivot_root.
+    pub no_pivot: bool,
+}
+
+/// A failure while building the container's filesystem; one line naming what and where.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RootfsError {
-    #[error("rootfs: not implemented")]
-    NotImplemented,
+    /// A spec mount (or one made on its behalf) failed; the text follows runc:
+    /// `error mounting "SRC" to rootfs at "DEST": CAUSE`.
+    #[error("error mounting {src:?} to rootfs at {dest:?}: {cause}")]
+    Mount {
+        src: String,
+        dest: String,
+        cause: Box<RootfsError>,
+    },
+    /// A syscall on a path: `OP PATH: ERRNO` (`stat /nonexist: no such file or directory`).
+    #[error("{op} {}: {errno}", path.display())]
+    Path {
+        op: &'static str,
+        path: PathBuf,
+        errno: SysError,
+    },
+    /// A syscall that has no single path: `CONTEXT: ERRNO`.
+    #[error("{context}: {errno}")]
+    Sys { context: String, errno: SysError },
+    /// A mount option we recognise but do not implement.
+    #[error("mount option {0:?} is not supported yet")]
+    Unsupported(String),
+    /// `linux.rootfsPropagation` is not one of the propagation names.
+    #[error("invalid rootfs propagation {0:?}")]
+    InvalidPropagation(String),
+}
+
+impl RootfsError {
+    pub(crate) fn path(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        errno: impl Into<SysError>,
+    ) -> Self {
+        RootfsError::Path {
+            op,
+            path: path.into(),
+            errno: errno.into(),
+        }
+    }
+
+    pub(crate) fn sys(context: impl Into<String>, errno: impl Into<SysError>) -> Self {
+        RootfsError::Sys {
+            context: context.into(),
+            errno: errno.into(),
+        }
+    }
+
+    pub(crate) fn mount(
+        src: impl Into<String>,
+        dest: impl Into<String>,
+        cause: RootfsError,
+    ) -> Self {
+        RootfsError::Mount {
+            src: src.into(),
+            dest: dest.into(),
+            cause: Box::new(cause),
+        }
+    }
+
+    /// The errno at the bottom of this error, if there is one.
+    #[allow(dead_code)] // used by callers that map errors
+    pub fn errno(&self) -> Option<nix::errno::Errno> {
+        match self {
+            RootfsError::Mount { cause, .. } => cause.errno(),
+            RootfsError::Path { errno, .. } | RootfsError::Sys { errno, .. } => Some(errno.0),
+            _ => None,
+        }
+    }
 }
 
 // Placeholder until the rootfs branch lands.

@@ -1,0 +1,203 @@
+//! One spec mount entry → mount(2) calls on a target resolved inside the rootfs.
+
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::SFlag;
+use oci_spec::runtime::Mount;
+
+use super::cgroup;
+use super::mount_options::MountOptions;
+use super::secure_join::{normalize, open_in_root, proc_fd_path, Create};
+use super::RootfsError;
+
+/// Flags the kernel locks on a mount made in a more privileged mount namespace; a
+/// remount from a user namespace must keep them.
+const LOCKABLE: MsFlags = MsFlags::MS_RDONLY
+    .union(MsFlags::MS_NOSUID)
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC)
+    .union(MsFlags::MS_NOATIME)
+    .union(MsFlags::MS_NODIRATIME)
+    .union(MsFlags::MS_RELATIME);
+
+/// What the mount code needs to know about the container.
+pub(crate) struct MountCtx<'a> {
+    /// `O_PATH` fd of the rootfs (after its self-bind), the root of every lookup.
+    pub root: BorrowedFd<'a>,
+    pub rootfs: &'a Path,
+    pub in_user_ns: bool,
+    pub cgroupns: bool,
+}
+
+impl MountCtx<'_> {
+    /// Resolves `dest` inside the rootfs, creating it as asked.
+    pub(crate) fn open(&self, dest: &Path, create: Create) -> Result<OwnedFd, RootfsError> {
+        open_in_root(self.root, dest, create).map_err(|e| {
+            let op = if create == Create::Nothing {
+                "open"
+            } else {
+                "mkdir"
+            };
+            RootfsError::path(op, self.rootfs.join(normalize(dest)), e)
+        })
+    }
+}
+
+/// Mounts one entry of `spec.mounts()`.
+pub(crate) fn mount_entry(ctx: &MountCtx<'_>, m: &Mount) -> Result<(), RootfsError> {
+    let dest = m.destination();
+    let typ = m.typ().as_deref().unwrap_or("");
+    let src = m
+        .source()
+        .as_deref()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
+    if typ == "bind" {
+        opts.flags.insert(MsFlags::MS_BIND);
+    }
+    let result = if let Some(o) = opts.unsupported.first() {
+        Err(RootfsError::Unsupported(o.clone()))
+    } else if typ == "cgroup" {
+        cgroup::mount_cgroup(ctx, dest, &opts)
+    } else if opts.is_bind() {
+        bind(ctx, Path::new(&src), dest, &opts)
+    } else {
+        fs_mount(ctx, &src, dest, typ, &opts)
+    };
+    result.map_err(|e| RootfsError::mount(src, dest.to_string_lossy(), e))
+}
+
+/// A bind mount: stat the source, create the target as a dir or file, bind, then
+/// remount for ro/nosuid/..., then propagation.
+pub(crate) fn bind(
+    ctx: &MountCtx<'_>,
+    src: &Path,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
+    let st = nix::sys::stat::stat(src).map_err(|e| RootfsError::path("stat", src, e))?;
+    let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
+    let target = ctx.open(dest, if is_dir { Create::Dir } else { Create::File })?;
+    let bind_flags = opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
+    sys_mount(Some(src), &target, None, bind_flags, None)?;
+    drop(target);
+    let extra = opts.bind_remount_flags();
+    if !extra.is_empty() {
+        let target = ctx.open(dest, Create::Nothing)?;
+        remount_bind(&proc_fd_path(&target), extra)?;
+    }
+    apply_propagation(ctx, dest, &opts.propagation)
+}
+
+/// Any filesystem mount (tmpfs, proc, sysfs, mqueue, devpts, ...): the target is a
+/// directory; tmpfs and /dev are mounted writable and remounted read-only afterwards.
+fn fs_mount(
+    ctx: &MountCtx<'_>,
+    src: &str,
+    dest: &Path,
+    typ: &str,
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
+    let target = ctx.open(dest, Create::Dir)?;
+    let mut flags = opts.flags;
+    let ro_later = flags.contains(MsFlags::MS_RDONLY) && (typ == "tmpfs" || is_dev(dest));
+    if ro_later {
+        flags.remove(MsFlags::MS_RDONLY);
+    }
+    let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
+    let fstype = (!typ.is_empty()).then_some(typ);
+    sys_mount(Some(Path::new(src)), &target, fstype, flags, data)?;
+    drop(target);
+    // /dev stays writable until finalize (devices are created in it first).
+    if ro_later && typ == "tmpfs" && !is_dev(dest) {
+        let target = ctx.open(dest, Create::Nothing)?;
+        sys_mount(
+            Some(Path::new(src)),
+            &target,
+            fstype,
+            opts.flags | MsFlags::MS_REMOUNT,
+            data,
+        )?;
+    }
+    apply_propagation(ctx, dest, &opts.propagation)
+}
+
+pub(crate) fn is_dev(dest: &Path) -> bool {
+    normalize(dest) == Path::new("dev")
+}
+
+/// Applies propagation changes to the mount now at `dest`.
+pub(crate) fn apply_propagation(
+    ctx: &MountCtx<'_>,
+    dest: &Path,
+    props: &[MsFlags],
+) -> Result<(), RootfsError> {
+    if props.is_empty() {
+        return Ok(());
+    }
+    let target = ctx.open(dest, Create::Nothing)?;
+    for p in props {
+        sys_mount(None, &target, None, *p, None)?;
+    }
+    Ok(())
+}
+
+/// `MS_REMOUNT|MS_BIND|flags` on the mount at `target`; when the kernel refuses
+/// (EPERM: flags locked by a more privileged namespace), retries keeping the flags the
+/// mount already has among the lockable ones.
+pub(crate) fn remount_bind(target: &Path, flags: MsFlags) -> Result<(), RootfsError> {
+    let flags = flags | MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
+    match mount_path(None, target, None, flags, None) {
+        Err(e) if e.errno() == Some(Errno::EPERM) => {
+            let locked = mount_flags(target)? & LOCKABLE;
+            mount_path(None, target, None, flags | locked, None)
+        }
+        other => other,
+    }
+}
+
+/// The per-mount flags of the mount at `path` (statvfs's ST_* bits equal MS_*).
+pub(crate) fn mount_flags(path: &Path) -> Result<MsFlags, RootfsError> {
+    let st = nix::sys::statvfs::statvfs(path).map_err(|e| RootfsError::path("statfs", path, e))?;
+    #[allow(clippy::unnecessary_cast)]
+    Ok(MsFlags::from_bits_truncate(
+        st.flags().bits() as libc::c_ulong
+    ))
+}
+
+/// mount(2) onto an fd resolved inside the rootfs, with runc's error text.
+pub(crate) fn sys_mount(
+    src: Option<&Path>,
+    target: &OwnedFd,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), RootfsError> {
+    mount_path(src, &proc_fd_path(target), fstype, flags, data)
+}
+
+/// mount(2) on a plain path (after pivot_root, or /proc/self/fd/N).
+pub(crate) fn mount_path(
+    src: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), RootfsError> {
+    mount(src, target, fstype, flags, data).map_err(|e| {
+        RootfsError::sys(
+            format!(
+                "mount {} (via {}), flags: {:#x}{}",
+                src.map(|s| s.display().to_string()).unwrap_or_default(),
+                target.display(),
+                flags.bits(),
+                data.map(|d| format!(", data: {d}")).unwrap_or_default()
+            ),
+            e,
+        )
+    })
+}
