@@ -48,10 +48,10 @@ pub(crate) fn apply(spec: Option<&LinuxCapabilities>) -> Result<()> {
     set(CapSet::Permitted, &to_caps(spec.permitted().as_ref()))?;
     caps::clear(None, CapSet::Ambient).map_err(|e| Error::InvalidState(format!("clear ambient capabilities: {e}")))?;
     for cap in to_caps(spec.ambient().as_ref()) {
-        // Raising an ambient capability needs it permitted and inheritable; runc ignores
-        // the ones that are not.
+        // Raising an ambient capability needs it permitted and inheritable; runc quietly
+        // skips the ones that are not (its default spec lists ambient but not inheritable).
         if let Err(e) = caps::raise(None, CapSet::Ambient, cap) {
-            log::warn!("cannot raise ambient capability {cap}: {e}");
+            log::debug!("cannot raise ambient capability {cap}: {e}");
         }
     }
     Ok(())

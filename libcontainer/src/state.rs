@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::utils::write_atomic;
 
 /// The OCI runtime-spec version Berth implements, as reported in `ociVersion`.
-pub const OCI_VERSION: &str = "1.2.0";
+pub const OCI_VERSION: &str = oci_spec::runtime::VERSION;
 
 /// Version of the on-disk record format; bumped when [`Record`] changes incompatibly.
 const RECORD_VERSION: u32 = 1;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::socket::{recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType};
 use nix::sys::termios::{self, SetArg, Termios};
@@ -89,8 +89,7 @@ pub fn wait(pid: i32, pty: Option<OwnedFd>) -> anyhow::Result<i32> {
     mask.remove(Signal::SIGKILL);
     mask.remove(Signal::SIGSTOP);
     mask.thread_set_mask().context("block signals")?;
-    let _ = SigmaskHow::SIG_BLOCK;
-    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).context("signalfd")?;
     let _raw = pty.as_ref().and_then(|_| RawMode::enter());
     if let Some(master) = &pty {
         resize(master.as_fd());

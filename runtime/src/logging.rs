@@ -107,6 +107,12 @@ pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> anyhow::Resul
 /// and exits with status 1 — runc's `fatal`. Works before [`init`] too (text on stderr).
 #[track_caller]
 pub fn fatal(msg: &str) -> ! {
+    fatal_with_code(msg, 1)
+}
+
+/// [`fatal`] with another exit status (runc's `exec` exits 255 on its own errors).
+#[track_caller]
+pub fn fatal_with_code(msg: &str, code: i32) -> ! {
     let loc = std::panic::Location::caller();
     match LOGGER.get() {
         Some(logger) => {
@@ -129,7 +135,7 @@ pub fn fatal(msg: &str) -> ! {
             let _ = std::io::stderr().write_all(line.as_bytes());
         }
     }
-    std::process::exit(1)
+    std::process::exit(code)
 }
 
 impl Log for Logger {

@@ -79,7 +79,7 @@ pub struct Globals {
 }
 
 fn version_text() -> &'static str {
-    concat!(env!("CARGO_PKG_VERSION"), "\nspec: ", "1.2.0")
+    concat!(env!("CARGO_PKG_VERSION"), "\nspec: ", "1.1.0")
 }
 
 fn main() {
@@ -123,6 +123,8 @@ fn main() {
     };
     match result {
         Ok(code) => std::process::exit(code),
+        // runc's exec exits 255 on its own failures, keeping 1..254 for the process's.
+        Err(e) if matches!(cli.command, Command::Exec(_)) => logging::fatal_with_code(&format!("{e:#}"), 255),
         Err(e) => logging::fatal(&format!("{e:#}")),
     }
 }

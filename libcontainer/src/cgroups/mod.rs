@@ -28,7 +28,6 @@
 //! ```
 
 // Until `container` calls into this module, its items look unused to the compiler.
-#![allow(dead_code)]
 
 mod fs;
 mod layout;

@@ -38,7 +38,7 @@ fn send(pid: i32, sig: Sig) -> Result<()> {
     if unsafe { libc::kill(pid, sig.0) } < 0 {
         let e = nix::errno::Errno::last();
         if e != nix::errno::Errno::ESRCH {
-            return Err(Error::sys(format!("signal {} to pid {pid}", sig.name()), e));
+            return Err(Error::sys(format!("signal {} to pid {pid}", sig), e));
         }
     }
     Ok(())
@@ -61,7 +61,7 @@ fn send_checked(pid: i32, start_time: u64, sig: Sig) -> Result<()> {
     // SAFETY: pidfd_send_signal takes the pidfd, a signal number, a null siginfo and flags.
     let ret = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig.0, std::ptr::null::<libc::siginfo_t>(), 0) };
     if ret < 0 {
-        return Err(Error::sys(format!("signal {} to container init", sig.name()), nix::errno::Errno::last()));
+        return Err(Error::sys(format!("signal {} to container init", sig), nix::errno::Errno::last()));
     }
     Ok(())
 }

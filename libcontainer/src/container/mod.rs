@@ -61,6 +61,11 @@ impl Container {
         }
     }
 
+    /// Host pid of the init as recorded at create time, whether or not it still runs.
+    pub fn init_pid(&self) -> i32 {
+        self.record.pid
+    }
+
     pub fn bundle(&self) -> &Path {
         &self.record.bundle
     }

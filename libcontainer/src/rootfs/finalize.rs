@@ -16,7 +16,6 @@ use super::prepare::root_propagation;
 use super::RootfsError;
 
 /// Called after [`enter`](super::enter).
-#[allow(dead_code)] // called by process/init
 pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
     if let Some(p) = root_propagation(spec)? {
         mount_path(None, Path::new("/"), None, p, None)?;

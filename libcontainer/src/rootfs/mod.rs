@@ -31,16 +31,12 @@ use std::path::PathBuf;
 use crate::error::SysError;
 
 // The lead's process/init calls these; until it is merged nothing in the crate does.
-#[allow(unused_imports)]
 pub use finalize::finalize;
-#[allow(unused_imports)]
 pub use pivot::enter;
-#[allow(unused_imports)]
 pub use prepare::prepare;
 
 /// How the container's init is placed, as far as the filesystem is concerned.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[allow(dead_code)] // built by process/init
 pub struct RootfsOptions {
     /// The init runs in a new user namespace: devices are bind-mounted, not made, and
     /// locked mount flags are kept on remounts.
@@ -120,19 +116,4 @@ impl RootfsError {
             _ => None,
         }
     }
-}
-
-// Placeholder until the rootfs branch lands.
-pub struct RootfsOptions {
-    pub in_user_ns: bool,
-    pub no_pivot: bool,
-}
-pub fn prepare(_spec: &oci_spec::runtime::Spec, _rootfs: &std::path::Path, _opts: &RootfsOptions) -> Result<(), RootfsError> {
-    Err(RootfsError::NotImplemented)
-}
-pub fn enter(_rootfs: &std::path::Path, _opts: &RootfsOptions) -> Result<(), RootfsError> {
-    Err(RootfsError::NotImplemented)
-}
-pub fn finalize(_spec: &oci_spec::runtime::Spec) -> Result<(), RootfsError> {
-    Err(RootfsError::NotImplemented)
 }

@@ -11,7 +11,6 @@ use super::mounts::mount_path;
 use super::{RootfsError, RootfsOptions};
 
 /// Makes `rootfs` the process's `/` (cwd `/`), the old root unmounted.
-#[allow(dead_code)] // called by process/init
 pub fn enter(rootfs: &Path, opts: &RootfsOptions) -> Result<(), RootfsError> {
     if opts.no_pivot {
         return move_root(rootfs);

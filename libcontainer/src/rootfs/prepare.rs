@@ -14,7 +14,6 @@ use super::{devices, RootfsError, RootfsOptions};
 
 /// Called in the container's init, inside its new mount namespace (and user namespace,
 /// maps written), before [`enter`](super::enter). `rootfs` is absolute and canonical.
-#[allow(dead_code)] // called by process/init
 pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<(), RootfsError> {
     let propagation = match root_propagation(spec)? {
         Some(p) => p,

@@ -46,7 +46,7 @@ fn run_container(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    let code = foreground::wait(container.pid(), pty)?;
+    let code = foreground::wait(container.init_pid(), pty)?;
     if !a.keep {
         super::load(&g.root, &a.create.id)?.delete(true)?;
     }
