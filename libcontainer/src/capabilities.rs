@@ -29,8 +29,9 @@ pub(crate) fn drop_bounding(spec: Option<&LinuxCapabilities>) -> Result<()> {
     let keep = to_caps(spec.bounding().as_ref());
     for cap in caps::runtime::thread_all_supported() {
         if !keep.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap)
-                .map_err(|e| Error::InvalidState(format!("drop {cap} from the bounding set: {e}")))?;
+            caps::drop(None, CapSet::Bounding, cap).map_err(|e| {
+                Error::InvalidState(format!("drop {cap} from the bounding set: {e}"))
+            })?;
         }
     }
     Ok(())
@@ -41,12 +42,14 @@ pub(crate) fn drop_bounding(spec: Option<&LinuxCapabilities>) -> Result<()> {
 pub(crate) fn apply(spec: Option<&LinuxCapabilities>) -> Result<()> {
     let Some(spec) = spec else { return Ok(()) };
     let set = |which: CapSet, caps: &CapsHashSet| {
-        caps::set(None, which, caps).map_err(|e| Error::InvalidState(format!("set {which:?} capabilities: {e}")))
+        caps::set(None, which, caps)
+            .map_err(|e| Error::InvalidState(format!("set {which:?} capabilities: {e}")))
     };
     set(CapSet::Inheritable, &to_caps(spec.inheritable().as_ref()))?;
     set(CapSet::Effective, &to_caps(spec.effective().as_ref()))?;
     set(CapSet::Permitted, &to_caps(spec.permitted().as_ref()))?;
-    caps::clear(None, CapSet::Ambient).map_err(|e| Error::InvalidState(format!("clear ambient capabilities: {e}")))?;
+    caps::clear(None, CapSet::Ambient)
+        .map_err(|e| Error::InvalidState(format!("clear ambient capabilities: {e}")))?;
     for cap in to_caps(spec.ambient().as_ref()) {
         // Raising an ambient capability needs it permitted and inheritable; runc quietly
         // skips the ones that are not (its default spec lists ambient but not inheritable).

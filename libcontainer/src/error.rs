@@ -61,7 +61,9 @@ impl From<nix::errno::Errno> for SysError {
 
 impl From<std::io::Error> for SysError {
     fn from(e: std::io::Error) -> Self {
-        SysError(nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+        SysError(nix::errno::Errno::from_raw(
+            e.raw_os_error().unwrap_or(libc::EIO),
+        ))
     }
 }
 
@@ -76,11 +78,17 @@ pub(crate) fn errno_text(e: nix::errno::Errno) -> String {
 
 impl Error {
     pub(crate) fn sys(context: impl Into<String>, source: impl Into<SysError>) -> Self {
-        Error::Sys { context: context.into(), source: source.into() }
+        Error::Sys {
+            context: context.into(),
+            source: source.into(),
+        }
     }
 
     pub(crate) fn path(path: impl Into<PathBuf>, source: impl Into<SysError>) -> Self {
-        Error::Path { path: path.into(), source: source.into() }
+        Error::Path {
+            path: path.into(),
+            source: source.into(),
+        }
     }
 }
 
@@ -101,7 +109,13 @@ mod tests {
 
     #[test]
     fn errno_reads_like_go() {
-        assert_eq!(errno_text(nix::errno::Errno::ENOENT), "no such file or directory");
-        assert_eq!(errno_text(nix::errno::Errno::EPERM), "operation not permitted");
+        assert_eq!(
+            errno_text(nix::errno::Errno::ENOENT),
+            "no such file or directory"
+        );
+        assert_eq!(
+            errno_text(nix::errno::Errno::EPERM),
+            "operation not permitted"
+        );
     }
 }

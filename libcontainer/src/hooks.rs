@@ -6,23 +6,65 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use oci_spec::runtime::Hook;
+use std::collections::HashMap;
+use std::path::PathBuf;
 
-use crate::state::State;
+use oci_spec::runtime::Hook;
+use serde::Serialize;
+
+use crate::state::Status;
+
+/// The OCI state document hooks get on stdin (not `berth state`'s, which has more).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct HookState {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: &'static str,
+    pub id: String,
+    pub status: Status,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pid: i32,
+    pub bundle: PathBuf,
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+}
+
+fn is_zero(pid: &i32) -> bool {
+    *pid == 0
+}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HookError {
     #[error("error running {kind} hook #{index}: {}: {source}", path)]
-    Spawn { kind: &'static str, index: usize, path: String, source: std::io::Error },
+    Spawn {
+        kind: &'static str,
+        index: usize,
+        path: String,
+        source: std::io::Error,
+    },
     #[error("error running {kind} hook #{index}: {status}, stdout: {stdout}, stderr: {stderr}")]
-    Failed { kind: &'static str, index: usize, status: String, stdout: String, stderr: String },
+    /// `status` reads as Go prints it: "exit status 1", "signal: killed".
+    Failed {
+        kind: &'static str,
+        index: usize,
+        status: String,
+        stdout: String,
+        stderr: String,
+    },
     #[error("error running {kind} hook #{index}: timeout after {secs} seconds")]
-    Timeout { kind: &'static str, index: usize, secs: i64 },
+    Timeout {
+        kind: &'static str,
+        index: usize,
+        secs: i64,
+    },
 }
 
 /// Runs `hooks` in order; stops at the first failure.
-pub(crate) fn run(kind: &'static str, hooks: Option<&Vec<Hook>>, state: &State) -> Result<(), HookError> {
+pub(crate) fn run(
+    kind: &'static str,
+    hooks: Option<&Vec<Hook>>,
+    state: &HookState,
+) -> Result<(), HookError> {
     let Some(hooks) = hooks else { return Ok(()) };
     let input = serde_json::to_vec(state).unwrap_or_default();
     for (index, hook) in hooks.iter().enumerate() {
@@ -44,8 +86,15 @@ fn run_one(kind: &'static str, index: usize, hook: &Hook, input: &[u8]) -> Resul
             cmd.env(k, v);
         }
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let spawn_err = |source| HookError::Spawn { kind, index, path: path.clone(), source };
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let spawn_err = |source| HookError::Spawn {
+        kind,
+        index,
+        path: path.clone(),
+        source,
+    };
     let mut child = cmd.spawn().map_err(spawn_err)?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is not an error.
@@ -65,8 +114,17 @@ fn run_one(kind: &'static str, index: usize, hook: &Hook, input: &[u8]) -> Resul
     Err(HookError::Failed {
         kind,
         index,
-        status: out.status.to_string(),
+        status: go_status(out.status),
         stdout: String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
         stderr: String::from_utf8_lossy(&out.stderr).trim_end().to_string(),
     })
+}
+
+fn go_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("signal: {}", crate::signal::Sig(sig)),
+        _ => status.to_string(),
+    }
 }

@@ -21,17 +21,33 @@ pub(crate) const NAMESPACES: &[(LinuxNamespaceType, CloneFlags, &str)] = &[
     (LinuxNamespaceType::Uts, CloneFlags::CLONE_NEWUTS, "uts"),
     (LinuxNamespaceType::Network, CloneFlags::CLONE_NEWNET, "net"),
     (LinuxNamespaceType::Pid, CloneFlags::CLONE_NEWPID, "pid"),
-    (LinuxNamespaceType::Cgroup, CloneFlags::CLONE_NEWCGROUP, "cgroup"),
-    (LinuxNamespaceType::Time, CloneFlags::from_bits_retain(libc::CLONE_NEWTIME), "time"),
+    (
+        LinuxNamespaceType::Cgroup,
+        CloneFlags::CLONE_NEWCGROUP,
+        "cgroup",
+    ),
+    (
+        LinuxNamespaceType::Time,
+        CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+        "time",
+    ),
     (LinuxNamespaceType::Mount, CloneFlags::CLONE_NEWNS, "mnt"),
 ];
 
 pub(crate) fn flag_of(typ: LinuxNamespaceType) -> CloneFlags {
-    NAMESPACES.iter().find(|(t, _, _)| *t == typ).map(|(_, f, _)| *f).unwrap_or(CloneFlags::empty())
+    NAMESPACES
+        .iter()
+        .find(|(t, _, _)| *t == typ)
+        .map(|(_, f, _)| *f)
+        .unwrap_or(CloneFlags::empty())
 }
 
 pub(crate) fn proc_name(typ: LinuxNamespaceType) -> &'static str {
-    NAMESPACES.iter().find(|(t, _, _)| *t == typ).map(|(_, _, n)| *n).unwrap_or("")
+    NAMESPACES
+        .iter()
+        .find(|(t, _, _)| *t == typ)
+        .map(|(_, _, n)| *n)
+        .unwrap_or("")
 }
 
 /// What the container's namespaces will be.
@@ -45,14 +61,19 @@ pub(crate) struct NamespacePlan {
 
 impl NamespacePlan {
     fn empty() -> Self {
-        NamespacePlan { new: CloneFlags::empty(), join: Vec::new() }
+        NamespacePlan {
+            new: CloneFlags::empty(),
+            join: Vec::new(),
+        }
     }
 
     pub(crate) fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
         let mut plan = NamespacePlan::empty();
         let listed = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
         for (typ, flag, _) in NAMESPACES {
-            let Some(ns) = listed.into_iter().flatten().find(|ns| ns.typ() == *typ) else { continue };
+            let Some(ns) = listed.into_iter().flatten().find(|ns| ns.typ() == *typ) else {
+                continue;
+            };
             match ns.path() {
                 Some(path) => plan.join.push((*typ, path.clone())),
                 None => plan.new |= *flag,
@@ -99,11 +120,17 @@ fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
 
 /// Opens every namespace to join before entering any: once we are in the container's
 /// mount namespace, the host paths are gone.
-pub(crate) fn open_all(join: &[(LinuxNamespaceType, PathBuf)]) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
+pub(crate) fn open_all(
+    join: &[(LinuxNamespaceType, PathBuf)],
+) -> Result<Vec<(LinuxNamespaceType, OwnedFd)>> {
     join.iter()
         .map(|(typ, path)| {
-            let fd = open(path.as_path(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-                .map_err(|e| Error::sys(format!("open namespace {}", path.display()), e))?;
+            let fd = open(
+                path.as_path(),
+                OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| Error::sys(format!("open namespace {}", path.display()), e))?;
             Ok((*typ, fd))
         })
         .collect()
@@ -111,6 +138,9 @@ pub(crate) fn open_all(join: &[(LinuxNamespaceType, PathBuf)]) -> Result<Vec<(Li
 
 pub(crate) fn enter(typ: LinuxNamespaceType, fd: &OwnedFd, path_hint: &Path) -> Result<()> {
     setns(fd, flag_of(typ)).map_err(|e| {
-        Error::sys(format!("join {} namespace {}", proc_name(typ), path_hint.display()), e)
+        Error::sys(
+            format!("join {} namespace {}", proc_name(typ), path_hint.display()),
+            e,
+        )
     })
 }

@@ -27,7 +27,10 @@ const TABLE: &[(T, Resource)] = &[
 pub(crate) fn apply(limits: &[PosixRlimit]) -> Result<()> {
     for limit in limits {
         let Some((_, resource)) = TABLE.iter().find(|(t, _)| *t == limit.typ()) else {
-            return Err(Error::InvalidState(format!("unsupported rlimit {:?}", limit.typ())));
+            return Err(Error::InvalidState(format!(
+                "unsupported rlimit {:?}",
+                limit.typ()
+            )));
         };
         setrlimit(*resource, limit.soft(), limit.hard())
             .map_err(|e| Error::sys(format!("error setting rlimit type {:?}", limit.typ()), e))?;

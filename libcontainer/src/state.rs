@@ -37,7 +37,10 @@ pub enum StateError {
     #[error("container state {}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("container state {}: {source}", path.display())]
-    Corrupt { path: PathBuf, source: serde_json::Error },
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("container state {}: written by an incompatible berth (format {found}, this berth reads {RECORD_VERSION})", path.display())]
     Version { path: PathBuf, found: u32 },
 }
@@ -149,8 +152,10 @@ impl StateRoot {
     /// Reserves `id`: the `mkdir` either creates the directory or fails because another
     /// create got there first.
     pub(crate) fn reserve(&self, id: &str) -> Result<PathBuf> {
-        fs::create_dir_all(&self.path)
-            .map_err(|source| StateError::Root { path: self.path.clone(), source })?;
+        fs::create_dir_all(&self.path).map_err(|source| StateError::Root {
+            path: self.path.clone(),
+            source,
+        })?;
         let dir = self.dir(id);
         match fs::create_dir(&dir) {
             Ok(()) => Ok(dir),
@@ -166,7 +171,13 @@ impl StateRoot {
         let entries = match fs::read_dir(&self.path) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(StateError::Root { path: self.path.clone(), source }.into()),
+            Err(source) => {
+                return Err(StateError::Root {
+                    path: self.path.clone(),
+                    source,
+                }
+                .into())
+            }
         };
         let mut ids: Vec<String> = entries
             .filter_map(|e| e.ok())
@@ -186,19 +197,26 @@ pub(crate) fn read_record(dir: &Path) -> Result<Option<Record>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(StateError::Io { path, source }.into()),
     };
-    let probe: serde_json::Value = serde_json::from_slice(&data)
-        .map_err(|source| StateError::Corrupt { path: path.clone(), source })?;
+    let probe: serde_json::Value =
+        serde_json::from_slice(&data).map_err(|source| StateError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
     let found = probe.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
     if found != RECORD_VERSION {
         return Err(StateError::Version { path, found }.into());
     }
-    let record = serde_json::from_value(probe).map_err(|source| StateError::Corrupt { path, source })?;
+    let record =
+        serde_json::from_value(probe).map_err(|source| StateError::Corrupt { path, source })?;
     Ok(Some(record))
 }
 
 pub(crate) fn write_record(dir: &Path, record: &Record) -> Result<()> {
     let path = dir.join(STATE_FILE);
-    let data = serde_json::to_vec(record).map_err(|source| StateError::Corrupt { path: path.clone(), source })?;
+    let data = serde_json::to_vec(record).map_err(|source| StateError::Corrupt {
+        path: path.clone(),
+        source,
+    })?;
     write_atomic(&path, &data).map_err(|source| StateError::Io { path, source })?;
     Ok(())
 }
@@ -212,7 +230,8 @@ pub(crate) struct DirLock {
 impl DirLock {
     pub(crate) fn acquire(dir: &Path) -> io::Result<Self> {
         let file = fs::File::open(dir)?;
-        let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
+        let lock =
+            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
         Ok(DirLock { _lock: lock })
     }
 
@@ -220,4 +239,3 @@ impl DirLock {
         self._lock.as_raw_fd()
     }
 }
-

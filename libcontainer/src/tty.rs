@@ -18,7 +18,8 @@ use crate::error::{Error, Result, SysContext};
 
 /// Connects to the console socket a client gave with `--console-socket`.
 pub(crate) fn connect_console_socket(path: &Path) -> Result<OwnedFd> {
-    let stream = UnixStream::connect(path).map_err(|e| Error::sys(format!("connect console socket {}", path.display()), e))?;
+    let stream = UnixStream::connect(path)
+        .map_err(|e| Error::sys(format!("connect console socket {}", path.display()), e))?;
     Ok(OwnedFd::from(stream))
 }
 
@@ -27,24 +28,44 @@ pub(crate) fn send_fd(socket: RawFd, name: &str, fd: RawFd) -> Result<()> {
     let iov = [IoSlice::new(name.as_bytes())];
     let fds = [fd];
     let cmsg = [ControlMessage::ScmRights(&fds)];
-    sendmsg::<()>(socket, &iov, &cmsg, MsgFlags::empty(), None).ctx(|| "send pty master over console socket".into())?;
+    sendmsg::<()>(socket, &iov, &cmsg, MsgFlags::empty(), None)
+        .ctx(|| "send pty master over console socket".into())?;
     Ok(())
 }
 
 /// Opens a pty in the current (container) mount namespace, sends its master over
 /// `socket`, and makes the slave this process's controlling terminal and stdio.
-pub(crate) fn setup_console(socket: RawFd, size: Option<ConsoleSize>, uid: u32, gid: u32) -> Result<()> {
-    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).ctx(|| "open /dev/ptmx".into())?;
+pub(crate) fn setup_console(
+    socket: RawFd,
+    size: Option<ConsoleSize>,
+    uid: u32,
+    gid: u32,
+) -> Result<()> {
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .ctx(|| "open /dev/ptmx".into())?;
     grantpt(&master).ctx(|| "grantpt".into())?;
     unlockpt(&master).ctx(|| "unlockpt".into())?;
     let name = ptsname_r(&master).ctx(|| "ptsname".into())?;
-    let slave = open(Path::new(&name), OFlag::O_RDWR | OFlag::O_NOCTTY, Mode::empty())
-        .map_err(|e| Error::sys(format!("open pty slave {name}"), e))?;
+    let slave = open(
+        Path::new(&name),
+        OFlag::O_RDWR | OFlag::O_NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("open pty slave {name}"), e))?;
     // The process may run as another user; it must still own its terminal.
-    nix::unistd::fchown(&slave, Some(nix::unistd::Uid::from_raw(uid)), Some(nix::unistd::Gid::from_raw(gid)))
-        .ctx(|| format!("chown {name}"))?;
+    nix::unistd::fchown(
+        &slave,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )
+    .ctx(|| format!("chown {name}"))?;
     if let Some(size) = size {
-        let ws = libc::winsize { ws_row: size.height() as u16, ws_col: size.width() as u16, ws_xpixel: 0, ws_ypixel: 0 };
+        let ws = libc::winsize {
+            ws_row: size.height() as u16,
+            ws_col: size.width() as u16,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: TIOCSWINSZ reads one winsize struct from the pointer, which outlives the call.
         unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
     }
@@ -52,7 +73,10 @@ pub(crate) fn setup_console(socket: RawFd, size: Option<ConsoleSize>, uid: u32, 
     drop(master);
     // SAFETY: TIOCSCTTY takes an integer argument; the slave fd is open and we lead our session.
     if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
-        return Err(Error::sys("set controlling terminal", nix::errno::Errno::last()));
+        return Err(Error::sys(
+            "set controlling terminal",
+            nix::errno::Errno::last(),
+        ));
     }
     dup2_stdin(&slave).ctx(|| "dup pty to stdin".into())?;
     nix::unistd::dup2_stdout(&slave).ctx(|| "dup pty to stdout".into())?;

@@ -7,12 +7,19 @@ use crate::error::{Result, SysContext};
 
 /// Whether setgroups(2) is allowed here: an unprivileged user namespace writes "deny".
 fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true)
+    std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true)
 }
 
 pub(crate) fn switch(user: &User) -> Result<()> {
     if setgroups_allowed() {
-        let groups: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
+        let groups: Vec<Gid> = user
+            .additional_gids()
+            .iter()
+            .flatten()
+            .map(|g| Gid::from_raw(*g))
+            .collect();
         setgroups(&groups).ctx(|| "setgroups".into())?;
     }
     let gid = Gid::from_raw(user.gid());

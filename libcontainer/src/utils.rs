@@ -2,8 +2,8 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Writes `data` to `path` so that readers see either the old or the new content, never a
@@ -72,7 +72,11 @@ pub(crate) fn wait_exit(pid: i32, limit: Duration) -> bool {
         if left.is_zero() {
             return false;
         }
-        let mut pfd = libc::pollfd { fd: pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd for the duration of the call.
         let n = unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(i32::MAX as u128) as i32) };
         if n > 0 {
@@ -92,7 +96,10 @@ mod tests {
     fn formats_like_go() {
         let t = UNIX_EPOCH + Duration::new(1_795_380_106, 463_436_400);
         assert_eq!(rfc3339_nano(t), "2026-11-22T20:41:46.4634364Z");
-        assert_eq!(rfc3339_nano(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            rfc3339_nano(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use anyhow::Context;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::socket::{recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{
+    recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+};
 use nix::sys::termios::{self, SetArg, Termios};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -30,8 +32,13 @@ pub struct TerminalRelay {
 
 impl TerminalRelay {
     pub fn new() -> anyhow::Result<Self> {
-        let (ours, theirs) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)
-            .context("console socketpair")?;
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .context("console socketpair")?;
         Ok(TerminalRelay { ours, theirs })
     }
 
@@ -45,8 +52,13 @@ impl TerminalRelay {
         let mut buf = [0u8; 4096];
         let mut iov = [IoSliceMut::new(&mut buf)];
         let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-        let msg = recvmsg::<()>(self.ours.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
-            .context("receive pty master")?;
+        let msg = recvmsg::<()>(
+            self.ours.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .context("receive pty master")?;
         for c in msg.cmsgs().context("receive pty master")? {
             if let ControlMessageOwned::ScmRights(fds) = c {
                 if let Some(fd) = fds.first() {
@@ -89,7 +101,8 @@ pub fn wait(pid: i32, pty: Option<OwnedFd>) -> anyhow::Result<i32> {
     mask.remove(Signal::SIGKILL);
     mask.remove(Signal::SIGSTOP);
     mask.thread_set_mask().context("block signals")?;
-    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).context("signalfd")?;
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .context("signalfd")?;
     let _raw = pty.as_ref().and_then(|_| RawMode::enter());
     if let Some(master) = &pty {
         resize(master.as_fd());
@@ -118,7 +131,10 @@ pub fn wait(pid: i32, pty: Option<OwnedFd>) -> anyhow::Result<i32> {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e).context("poll"),
         }
-        let ready: Vec<bool> = fds.iter().map(|f| f.revents().is_some_and(|r| !r.is_empty())).collect();
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
         drop(fds);
         if ready[0] {
             while let Ok(Some(info)) = sfd.read_signal() {
@@ -140,12 +156,17 @@ pub fn wait(pid: i32, pty: Option<OwnedFd>) -> anyhow::Result<i32> {
         if let Some(master) = &pty {
             let mut i = 1;
             if master_open {
-                if ready.get(i).copied().unwrap_or(false) && !copy(master.as_fd(), std::io::stdout().as_fd()) {
+                if ready.get(i).copied().unwrap_or(false)
+                    && !copy(master.as_fd(), std::io::stdout().as_fd())
+                {
                     master_open = false;
                 }
                 i += 1;
             }
-            if stdin_open && ready.get(i).copied().unwrap_or(false) && !copy(std::io::stdin().as_fd(), master.as_fd()) {
+            if stdin_open
+                && ready.get(i).copied().unwrap_or(false)
+                && !copy(std::io::stdin().as_fd(), master.as_fd())
+            {
                 stdin_open = false;
             }
         }
@@ -160,7 +181,9 @@ fn reap(pid: Pid) -> anyhow::Result<Option<i32>> {
             Ok(WaitStatus::StillAlive) => return Ok(None),
             Ok(_) => continue,
             Err(nix::errno::Errno::EINTR) => continue,
-            Err(nix::errno::Errno::ECHILD) => anyhow::bail!("container process {pid} is not our child"),
+            Err(nix::errno::Errno::ECHILD) => {
+                anyhow::bail!("container process {pid} is not our child")
+            }
             Err(e) => return Err(e).context("waitpid"),
         }
     }
@@ -187,12 +210,20 @@ fn copy(from: BorrowedFd, to: BorrowedFd) -> bool {
 
 /// Whatever the process wrote just before exiting.
 fn drain(master: BorrowedFd) {
-    let _ = nix::fcntl::fcntl(master, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK));
+    let _ = nix::fcntl::fcntl(
+        master,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    );
     while copy(master, std::io::stdout().as_fd()) {}
 }
 
 fn resize(master: BorrowedFd) {
-    let mut ws: libc::winsize = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut ws: libc::winsize = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ writes one winsize into the struct we own; TIOCSWINSZ reads it.
     unsafe {
         if libc::ioctl(libc::STDIN_FILENO, libc::TIOCGWINSZ, &mut ws) == 0 {

@@ -86,10 +86,16 @@ fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => match e.kind() {
-            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => e.exit(),
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                e.exit()
+            }
             _ => {
                 let text = e.to_string();
-                let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+                let first = text
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid arguments")
+                    .trim_start_matches("error: ");
                 logging::fatal(first);
             }
         },
@@ -103,7 +109,9 @@ fn main() {
         logging::fatal(&format!("{e:#}"));
     }
     if cli.systemd_cgroup {
-        logging::fatal("systemd cgroup driver is not supported by berth yet; use the cgroupfs driver");
+        logging::fatal(
+            "systemd cgroup driver is not supported by berth yet; use the cgroupfs driver",
+        );
     }
     let globals = Globals { root: cli.root };
     let result = match &cli.command {
@@ -124,7 +132,9 @@ fn main() {
     match result {
         Ok(code) => std::process::exit(code),
         // runc's exec exits 255 on its own failures, keeping 1..254 for the process's.
-        Err(e) if matches!(cli.command, Command::Exec(_)) => logging::fatal_with_code(&format!("{e:#}"), 255),
+        Err(e) if matches!(cli.command, Command::Exec(_)) => {
+            logging::fatal_with_code(&format!("{e:#}"), 255)
+        }
         Err(e) => logging::fatal(&format!("{e:#}")),
     }
 }

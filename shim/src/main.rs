@@ -1,1 +1,4 @@
-fn main() { eprintln!("containerd-shim-berth-v2: not implemented yet"); std::process::exit(1); }
+fn main() {
+    eprintln!("containerd-shim-berth-v2: not implemented yet");
+    std::process::exit(1);
+}

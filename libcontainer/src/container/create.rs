@@ -14,12 +14,12 @@ use oci_spec::runtime::LinuxNamespaceType;
 use super::{read_stat, Container};
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result, SysContext};
-use crate::hooks;
+use crate::hooks::{self, HookState};
 use crate::process::channel::Message;
 use crate::process::init::{self, InitArgs};
 use crate::process::spawn::{self, SpawnRequest};
 use crate::spec::{self, ContainerConfig};
-use crate::state::{self, DirLock, Record, State, StateRoot, Status, OCI_VERSION};
+use crate::state::{self, DirLock, Record, StateRoot, Status, OCI_VERSION};
 use crate::utils::write_atomic;
 
 /// Where the container's terminal (if `process.terminal`) goes.
@@ -59,7 +59,12 @@ pub struct ContainerBuilder {
 
 impl ContainerBuilder {
     pub fn new(id: impl Into<String>, root: impl Into<PathBuf>) -> Self {
-        ContainerBuilder { id: id.into(), root: root.into(), bundle: PathBuf::from("."), options: CreateOptions::default() }
+        ContainerBuilder {
+            id: id.into(),
+            root: root.into(),
+            bundle: PathBuf::from("."),
+            options: CreateOptions::default(),
+        }
     }
 
     pub fn bundle(mut self, bundle: impl Into<PathBuf>) -> Self {
@@ -79,16 +84,25 @@ impl ContainerBuilder {
         let terminal = config.process().terminal() == Some(true);
         match (&self.options.console, terminal) {
             (Console::None, true) => {
-                return Err(Error::InvalidState("cannot allocate tty if berth will detach without setting console socket".into()))
+                return Err(Error::InvalidState(
+                    "cannot allocate tty if berth will detach without setting console socket"
+                        .into(),
+                ))
             }
             (Console::Socket(_) | Console::Fd(_), false) => {
-                return Err(Error::InvalidState("cannot use console socket if berth will not allocate tty".into()))
+                return Err(Error::InvalidState(
+                    "cannot use console socket if berth will not allocate tty".into(),
+                ))
             }
             _ => {}
         }
         let root = StateRoot::new(&self.root);
         let dir = root.reserve(&self.id)?;
-        let mut undo = Undo { dir: Some(dir.clone()), cgroup: None, pid: None };
+        let mut undo = Undo {
+            dir: Some(dir.clone()),
+            cgroup: None,
+            pid: None,
+        };
         let lock = DirLock::acquire(&dir).map_err(|e| Error::path(&dir, e))?;
         let record = build(&self, &config, &dir, &lock, &mut undo)?;
         undo.disarm();
@@ -96,17 +110,27 @@ impl ContainerBuilder {
     }
 }
 
-fn build(b: &ContainerBuilder, config: &ContainerConfig, dir: &Path, lock: &DirLock, undo: &mut Undo) -> Result<Record> {
+fn build(
+    b: &ContainerBuilder,
+    config: &ContainerConfig,
+    dir: &Path,
+    lock: &DirLock,
+    undo: &mut Undo,
+) -> Result<Record> {
     let spec = &config.spec;
     let mut record = Record::new(&b.id, &config.bundle, &config.rootfs);
     record.annotations = spec.annotations().clone().unwrap_or_default();
-    let cgroups_path = spec.linux().as_ref().and_then(|l| l.cgroups_path().as_deref());
+    let cgroups_path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_deref());
     let cgroup = Cgroup::resolve(cgroups_path, &b.id)?;
     record.cgroup = Some(cgroup.clone());
     // Written before anything else exists, so that `delete --force` can clean up after a
     // create that was killed half-way.
     state::write_record(dir, &record)?;
-    let snapshot = serde_json::to_vec(spec).map_err(|e| Error::InvalidState(format!("encode config snapshot: {e}")))?;
+    let snapshot = serde_json::to_vec(spec)
+        .map_err(|e| Error::InvalidState(format!("encode config snapshot: {e}")))?;
     let snapshot_path = dir.join(state::CONFIG_FILE);
     write_atomic(&snapshot_path, &snapshot).map_err(|e| Error::path(&snapshot_path, e))?;
 
@@ -120,11 +144,19 @@ fn build(b: &ContainerBuilder, config: &ContainerConfig, dir: &Path, lock: &DirL
         Console::Fd(fd) => Some(fd.try_clone().ctx(|| "dup console socket".into())?),
     };
     let linux = spec.linux().as_ref();
-    let time_offsets = config.namespaces.creates(LinuxNamespaceType::Time).then(|| time_offsets(config)).flatten();
+    let time_offsets = config
+        .namespaces
+        .creates(LinuxNamespaceType::Time)
+        .then(|| time_offsets(config))
+        .flatten();
     let request = SpawnRequest {
         plan: &config.namespaces,
-        uid_maps: linux.and_then(|l| l.uid_mappings().as_deref()).unwrap_or_default(),
-        gid_maps: linux.and_then(|l| l.gid_mappings().as_deref()).unwrap_or_default(),
+        uid_maps: linux
+            .and_then(|l| l.uid_mappings().as_deref())
+            .unwrap_or_default(),
+        gid_maps: linux
+            .and_then(|l| l.gid_mappings().as_deref())
+            .unwrap_or_default(),
         time_offsets,
         cgroup: Some(&cgroup),
         close_in_child: &[lock.raw_fd()],
@@ -150,14 +182,30 @@ fn build(b: &ContainerBuilder, config: &ContainerConfig, dir: &Path, lock: &DirL
             Some(Message::RunRuntimeHooks) => {
                 let state = hook_state(&record, Status::Creating);
                 let hooks = spec.hooks().as_ref();
-                hooks::run("prestart", hooks.and_then(|h| h.prestart().as_ref()), &state)?;
-                hooks::run("createRuntime", hooks.and_then(|h| h.create_runtime().as_ref()), &state)?;
+                hooks::run(
+                    "prestart",
+                    hooks.and_then(|h| h.prestart().as_ref()),
+                    &state,
+                )?;
+                hooks::run(
+                    "createRuntime",
+                    hooks.and_then(|h| h.create_runtime().as_ref()),
+                    &state,
+                )?;
                 spawned.channel.send(&Message::HooksDone)?;
             }
             Some(Message::Ready) => break,
             Some(Message::Failed(text)) => return Err(Error::Start(text)),
-            Some(other) => return Err(Error::Start(format!("unexpected message from init: {other:?}"))),
-            None => return Err(Error::Start("container init exited before it was set up".into())),
+            Some(other) => {
+                return Err(Error::Start(format!(
+                    "unexpected message from init: {other:?}"
+                )))
+            }
+            None => {
+                return Err(Error::Start(
+                    "container init exited before it was set up".into(),
+                ))
+            }
         }
     }
     record.start_time = read_stat(record.pid).map(|(_, t)| t).unwrap_or(0);
@@ -169,16 +217,17 @@ fn build(b: &ContainerBuilder, config: &ContainerConfig, dir: &Path, lock: &DirL
     Ok(record)
 }
 
-pub(super) fn hook_state(record: &Record, status: Status) -> State {
-    State {
-        oci_version: OCI_VERSION.to_string(),
+pub(super) fn hook_state(record: &Record, status: Status) -> HookState {
+    HookState {
+        oci_version: OCI_VERSION,
         id: record.id.clone(),
-        pid: record.pid,
+        pid: if status == Status::Stopped {
+            0
+        } else {
+            record.pid
+        },
         status,
         bundle: record.bundle.clone(),
-        rootfs: record.rootfs.clone(),
-        created: record.created.clone(),
-        owner: String::new(),
         annotations: record.annotations.clone(),
     }
 }
@@ -188,7 +237,14 @@ fn time_offsets(config: &ContainerConfig) -> Option<String> {
     Some(
         offsets
             .iter()
-            .map(|(clock, o)| format!("{} {} {}\n", clock, o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0)))
+            .map(|(clock, o)| {
+                format!(
+                    "{} {} {}\n",
+                    clock,
+                    o.secs().unwrap_or(0),
+                    o.nanosecs().unwrap_or(0)
+                )
+            })
             .collect(),
     )
 }
@@ -197,7 +253,8 @@ fn time_offsets(config: &ContainerConfig) -> Option<String> {
 /// Returns an O_PATH descriptor the init reopens through /proc/self/fd after pivot_root.
 fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
     let path = dir.join(state::EXEC_FIFO);
-    let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::InvalidState("bad state path".into()))?;
+    let cpath = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| Error::InvalidState("bad state path".into()))?;
     let old = nix::sys::stat::umask(Mode::empty());
     // SAFETY: mkfifo reads one NUL-terminated path.
     let ret = unsafe { libc::mkfifo(cpath.as_ptr(), 0o622) };
@@ -205,23 +262,37 @@ fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
     if ret < 0 {
         return Err(Error::path(&path, nix::errno::Errno::last()));
     }
-    open(path.as_path(), OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| Error::path(&path, e))
+    open(
+        path.as_path(),
+        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::path(&path, e))
 }
 
 pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
-    write_atomic(path, pid.to_string().as_bytes()).map_err(|e| Error::sys(format!("write pid file {}", path.display()), e))
+    write_atomic(path, pid.to_string().as_bytes())
+        .map_err(|e| Error::sys(format!("write pid file {}", path.display()), e))
 }
 
 /// runc's id rule: letters, digits, `_`, `+`, `-`, `.`; not `.` or `..`.
 pub(crate) fn check_id(id: &str) -> Result<()> {
-    let bad = |reason| Err(Error::InvalidId { id: id.to_string(), reason });
+    let bad = |reason| {
+        Err(Error::InvalidId {
+            id: id.to_string(),
+            reason,
+        })
+    };
     if id.is_empty() {
         return bad("must not be empty");
     }
     if id == "." || id == ".." {
         return bad("must not be . or ..");
     }
-    if !id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c)) {
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c))
+    {
         return bad("may only contain letters, digits, '_', '+', '-' and '.'");
     }
     if id.len() > 1024 {

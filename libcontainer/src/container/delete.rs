@@ -47,7 +47,11 @@ impl Container {
         let spec = self.spec().ok();
         if let Some(spec) = spec {
             let state = hook_state(&self.record, Status::Stopped);
-            if let Err(e) = hooks::run("poststop", spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()), &state) {
+            if let Err(e) = hooks::run(
+                "poststop",
+                spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()),
+                &state,
+            ) {
                 log::warn!("{e}");
             }
         }

@@ -31,18 +31,33 @@ impl Container {
         crate::spec::validate_process(&opts.process)?;
         match self.status() {
             Status::Running | Status::Created => {}
-            Status::Paused => return Err(Error::InvalidState("cannot exec in a paused container".into())),
-            status => return Err(Error::InvalidState(format!("cannot exec in a {status} container"))),
+            Status::Paused => {
+                return Err(Error::InvalidState(
+                    "cannot exec in a paused container".into(),
+                ))
+            }
+            status => {
+                return Err(Error::InvalidState(format!(
+                    "cannot exec in a {status} container"
+                )))
+            }
         }
         let terminal = opts.process.terminal() == Some(true);
         let console: Option<OwnedFd> = match (&opts.console, terminal) {
             (Console::None, true) => {
-                return Err(Error::InvalidState("cannot allocate tty if berth will detach without setting console socket".into()))
+                return Err(Error::InvalidState(
+                    "cannot allocate tty if berth will detach without setting console socket"
+                        .into(),
+                ))
             }
             (Console::Socket(path), true) => Some(crate::tty::connect_console_socket(path)?),
             (Console::Fd(fd), true) => Some(fd.try_clone().ctx(|| "dup console socket".into())?),
             (Console::None, false) => None,
-            (_, false) => return Err(Error::InvalidState("cannot use console socket if berth will not allocate tty".into())),
+            (_, false) => {
+                return Err(Error::InvalidState(
+                    "cannot use console socket if berth will not allocate tty".into(),
+                ))
+            }
         };
         let plan = NamespacePlan::of_process(self.record.pid);
         let request = SpawnRequest {
@@ -64,7 +79,9 @@ impl Container {
         let ready = match spawned.channel.recv() {
             Ok(Some(Message::Ready)) => Ok(()),
             Ok(Some(Message::Failed(text))) => Err(Error::Start(text)),
-            Ok(other) => Err(Error::Start(format!("exec'd process: unexpected {other:?}"))),
+            Ok(other) => Err(Error::Start(format!(
+                "exec'd process: unexpected {other:?}"
+            ))),
             Err(e) => Err(e),
         };
         if let Err(e) = ready {

@@ -59,9 +59,20 @@ fn send_checked(pid: i32, start_time: u64, sig: Sig) -> Result<()> {
         return Err(Error::InvalidState("container not running".into()));
     }
     // SAFETY: pidfd_send_signal takes the pidfd, a signal number, a null siginfo and flags.
-    let ret = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig.0, std::ptr::null::<libc::siginfo_t>(), 0) };
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig.0,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
     if ret < 0 {
-        return Err(Error::sys(format!("signal {} to container init", sig), nix::errno::Errno::last()));
+        return Err(Error::sys(
+            format!("signal {} to container init", sig),
+            nix::errno::Errno::last(),
+        ));
     }
     Ok(())
 }

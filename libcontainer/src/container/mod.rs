@@ -38,7 +38,10 @@ impl Container {
         let record = match state::read_record(&dir)? {
             Some(record) => record,
             // Reserved but not yet (or never) written: a create in progress or one that died.
-            None => Record { creator: 0, ..Record::new(id, Path::new(""), Path::new("")) },
+            None => Record {
+                creator: 0,
+                ..Record::new(id, Path::new(""), Path::new(""))
+            },
         };
         Ok(Container { dir, record })
     }
@@ -46,7 +49,10 @@ impl Container {
     /// All containers under `root`, skipping ones whose state cannot be read.
     pub fn list(root: &Path) -> Result<Vec<Container>> {
         let ids = StateRoot::new(root).ids()?;
-        Ok(ids.iter().filter_map(|id| Container::load(root, id).ok()).collect())
+        Ok(ids
+            .iter()
+            .filter_map(|id| Container::load(root, id).ok())
+            .collect())
     }
 
     pub fn id(&self) -> &str {
@@ -86,7 +92,10 @@ impl Container {
         if !process_alive(self.record.pid, Some(self.record.start_time)) {
             return Status::Stopped;
         }
-        if self.cgroup().is_some_and(|c| c.is_frozen().unwrap_or(false)) {
+        if self
+            .cgroup()
+            .is_some_and(|c| c.is_frozen().unwrap_or(false))
+        {
             return Status::Paused;
         }
         if self.dir.join(state::EXEC_FIFO).exists() {
@@ -147,7 +156,9 @@ impl Container {
 /// (not a recycled pid). Zombies count as dead.
 pub(crate) fn process_alive(pid: i32, start_time: Option<u64>) -> bool {
     match read_stat(pid) {
-        Some((state, started)) => state != 'Z' && state != 'X' && start_time.is_none_or(|t| t == started),
+        Some((state, started)) => {
+            state != 'Z' && state != 'X' && start_time.is_none_or(|t| t == started)
+        }
         None => false,
     }
 }

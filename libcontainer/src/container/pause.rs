@@ -9,9 +9,15 @@ impl Container {
         let _lock = self.lock()?;
         match self.status() {
             Status::Running | Status::Created => {}
-            status => return Err(Error::InvalidState(format!("container not running or created: {status}"))),
+            status => {
+                return Err(Error::InvalidState(format!(
+                    "container not running or created: {status}"
+                )))
+            }
         }
-        let cgroup = self.cgroup().ok_or_else(|| Error::InvalidState("container has no cgroup".into()))?;
+        let cgroup = self
+            .cgroup()
+            .ok_or_else(|| Error::InvalidState("container has no cgroup".into()))?;
         Ok(cgroup.freeze()?)
     }
 
@@ -20,7 +26,9 @@ impl Container {
         if self.status() != Status::Paused {
             return Err(Error::InvalidState("container not paused".into()));
         }
-        let cgroup = self.cgroup().ok_or_else(|| Error::InvalidState("container has no cgroup".into()))?;
+        let cgroup = self
+            .cgroup()
+            .ok_or_else(|| Error::InvalidState("container has no cgroup".into()))?;
         Ok(cgroup.thaw()?)
     }
 }

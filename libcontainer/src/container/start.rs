@@ -22,16 +22,31 @@ impl Container {
         self.reload()?;
         match self.status() {
             Status::Created => {}
-            Status::Stopped => return Err(Error::InvalidState("cannot start a container that has stopped".into())),
-            Status::Creating => return Err(Error::InvalidState("cannot start a container that is still being created".into())),
+            Status::Stopped => {
+                return Err(Error::InvalidState(
+                    "cannot start a container that has stopped".into(),
+                ))
+            }
+            Status::Creating => {
+                return Err(Error::InvalidState(
+                    "cannot start a container that is still being created".into(),
+                ))
+            }
             Status::Running | Status::Paused => {
-                return Err(Error::InvalidState("cannot start an already running container".into()))
+                return Err(Error::InvalidState(
+                    "cannot start an already running container".into(),
+                ))
             }
         }
         self.release_init()?;
         let spec = self.spec()?;
-        let state = hook_state(&self.record, Status::Running);
-        if let Err(e) = hooks::run("poststart", spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()), &state) {
+        // runc hands poststart hooks the state it read before the fifo was consumed.
+        let state = hook_state(&self.record, Status::Created);
+        if let Err(e) = hooks::run(
+            "poststart",
+            spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()),
+            &state,
+        ) {
             let _ = self.signal(Sig::KILL, false);
             return Err(e.into());
         }
@@ -42,23 +57,34 @@ impl Container {
     /// the init is still alive (a dead init would otherwise leave us blocked forever).
     fn release_init(&self) -> Result<()> {
         let path = self.dir.join(state::EXEC_FIFO);
-        let fifo = open(path.as_path(), OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| Error::path(&path, e))?;
+        let fifo = open(
+            path.as_path(),
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Error::path(&path, e))?;
         let mut file = std::fs::File::from(fifo);
         loop {
             let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
-            let ready = poll(&mut fds, PollTimeout::from(100u16)).map_err(|e| Error::sys("poll exec fifo", e))?;
+            let ready = poll(&mut fds, PollTimeout::from(100u16))
+                .map_err(|e| Error::sys("poll exec fifo", e))?;
             if ready > 0 {
                 let mut byte = [0u8; 1];
                 match file.read(&mut byte) {
                     Ok(1) => break,
-                    Ok(_) => return Err(Error::InvalidState("cannot start an already running container".into())),
+                    Ok(_) => {
+                        return Err(Error::InvalidState(
+                            "cannot start an already running container".into(),
+                        ))
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => return Err(Error::path(&path, e)),
                 }
             }
             if !process_alive(self.record.pid, Some(self.record.start_time)) {
-                return Err(Error::InvalidState("cannot start a container that has stopped".into()));
+                return Err(Error::InvalidState(
+                    "cannot start a container that has stopped".into(),
+                ));
             }
             std::thread::sleep(Duration::from_millis(1));
         }

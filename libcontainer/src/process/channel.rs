@@ -7,7 +7,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::cmsg_space;
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
 };
 use serde::{Deserialize, Serialize};
 
@@ -42,8 +43,13 @@ pub(crate) struct Channel {
 
 /// A connected pair: `.0` for the parent, `.1` for the child.
 pub(crate) fn pair() -> Result<(Channel, Channel)> {
-    let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
-        .map_err(|e| Error::sys("create sync socketpair", e))?;
+    let (a, b) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("create sync socketpair", e))?;
     Ok((Channel { fd: a }, Channel { fd: b }))
 }
 
@@ -53,11 +59,22 @@ impl Channel {
     }
 
     pub(crate) fn send_with_fds(&self, msg: &Message, fds: &[RawFd]) -> Result<()> {
-        let data = serde_json::to_vec(msg).map_err(|e| Error::InvalidState(format!("encode {msg:?}: {e}")))?;
+        let data = serde_json::to_vec(msg)
+            .map_err(|e| Error::InvalidState(format!("encode {msg:?}: {e}")))?;
         let iov = [IoSlice::new(&data)];
-        let cmsgs: Vec<ControlMessage> = if fds.is_empty() { vec![] } else { vec![ControlMessage::ScmRights(fds)] };
+        let cmsgs: Vec<ControlMessage> = if fds.is_empty() {
+            vec![]
+        } else {
+            vec![ControlMessage::ScmRights(fds)]
+        };
         loop {
-            match sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+            match sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                &iov,
+                &cmsgs,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
                 Ok(_) => return Ok(()),
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(Error::sys("send on sync socket", e)),
@@ -75,13 +92,24 @@ impl Channel {
         let mut cmsg = cmsg_space!([RawFd; 4]);
         let (len, fds) = loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Ok(r) => {
                     let mut fds = Vec::new();
-                    for c in r.cmsgs().map_err(|e| Error::sys("read sync socket control data", e))? {
+                    for c in r
+                        .cmsgs()
+                        .map_err(|e| Error::sys("read sync socket control data", e))?
+                    {
                         if let ControlMessageOwned::ScmRights(raw) = c {
                             // SAFETY: the kernel just installed these descriptors for us; nothing else owns them.
-                            fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                            fds.extend(
+                                raw.into_iter()
+                                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                            );
                         }
                     }
                     break (r.bytes, fds);
@@ -103,8 +131,12 @@ impl Channel {
         match self.recv()? {
             Some(ref got) if got == want => Ok(()),
             Some(Message::Failed(text)) => Err(Error::Start(text)),
-            Some(other) => Err(Error::InvalidState(format!("sync: expected {want:?}, got {other:?}"))),
-            None => Err(Error::Start(format!("process exited before sending {want:?}"))),
+            Some(other) => Err(Error::InvalidState(format!(
+                "sync: expected {want:?}, got {other:?}"
+            ))),
+            None => Err(Error::Start(format!(
+                "process exited before sending {want:?}"
+            ))),
         }
     }
 }
@@ -119,7 +151,8 @@ mod tests {
         a.send(&Message::Pid(42)).unwrap();
         assert_eq!(b.recv().unwrap(), Some(Message::Pid(42)));
         let file = std::fs::File::open("/dev/null").unwrap();
-        b.send_with_fds(&Message::Ready, &[file.as_raw_fd()]).unwrap();
+        b.send_with_fds(&Message::Ready, &[file.as_raw_fd()])
+            .unwrap();
         let (msg, fds) = a.recv_with_fds().unwrap().unwrap();
         assert_eq!(msg, Message::Ready);
         assert_eq!(fds.len(), 1);

@@ -21,8 +21,15 @@ pub(crate) struct ExecArgs<'a> {
 pub(crate) fn run(ch: &Channel, args: &ExecArgs) -> Result<Infallible> {
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     if args.process.terminal() == Some(true) {
-        let socket = args.console_socket.ok_or_else(|| Error::InvalidState("terminal requested but no console socket".into()))?;
-        tty::setup_console(socket, args.process.console_size(), args.process.user().uid(), args.process.user().gid())?;
+        let socket = args.console_socket.ok_or_else(|| {
+            Error::InvalidState("terminal requested but no console socket".into())
+        })?;
+        tty::setup_console(
+            socket,
+            args.process.console_size(),
+            args.process.user().uid(),
+            args.process.user().gid(),
+        )?;
         // SAFETY: the socket is ours and used for nothing after the master was sent.
         unsafe { libc::close(socket) };
     }

@@ -11,8 +11,9 @@ use oci_spec::runtime::LinuxNamespaceType;
 use super::channel::{Channel, Message};
 use super::setup;
 use crate::error::{Error, Result, SysContext};
+use crate::hooks::HookState;
 use crate::spec::ContainerConfig;
-use crate::state::{State, Status, OCI_VERSION};
+use crate::state::{Status, OCI_VERSION};
 use crate::{hooks, rootfs, sysctl, tty};
 
 pub(crate) struct InitArgs<'a> {
@@ -35,16 +36,41 @@ pub(crate) fn run(ch: &Channel, args: &InitArgs) -> Result<Infallible> {
         other => Error::Init(Box::new(other)),
     })?;
     ch.send(&Message::Ready)?;
+    // From here on nobody reads the channel: like runc's init, report on stderr.
+    let err = wait_and_exec(args, &program);
+    eprintln!("{err}");
+    // SAFETY: _exit is always safe.
+    unsafe { libc::_exit(1) };
+}
 
+fn wait_and_exec(args: &InitArgs, program: &setup::Program) -> Error {
+    match wait_for_start(args) {
+        Ok(()) => setup::exec(program),
+        Err(e) => e,
+    }
+}
+
+fn wait_for_start(args: &InitArgs) -> Result<()> {
     // Block until `berth start` opens the other end.
     let fifo_path = format!("/proc/self/fd/{}", args.fifo);
-    let fifo = open(fifo_path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()).ctx(|| "open exec fifo".into())?;
+    let fifo = open(
+        fifo_path.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| "open exec fifo".into())?;
     nix::unistd::write(&fifo, b"0").ctx(|| "write exec fifo".into())?;
     drop(fifo);
 
     let spec = &args.config.spec;
-    hooks::run("startContainer", spec.hooks().as_ref().and_then(|h| h.start_container().as_ref()), &hook_state(args, Status::Created))?;
-    Err(setup::exec(&program))
+    hooks::run(
+        "startContainer",
+        spec.hooks()
+            .as_ref()
+            .and_then(|h| h.start_container().as_ref()),
+        &hook_state(args, Status::Created),
+    )?;
+    Ok(())
 }
 
 fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
@@ -55,23 +81,30 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         join_session_keyring(args.id);
     }
     if let Some(score) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", score.to_string()).ctx(|| "set oom_score_adj".into())?;
+        std::fs::write("/proc/self/oom_score_adj", score.to_string())
+            .ctx(|| "set oom_score_adj".into())?;
     }
     let opts = rootfs::RootfsOptions {
-        in_user_ns: cfg.namespaces.creates(LinuxNamespaceType::User) || cfg.namespaces.joins(LinuxNamespaceType::User),
+        in_user_ns: cfg.namespaces.creates(LinuxNamespaceType::User)
+            || cfg.namespaces.joins(LinuxNamespaceType::User),
         no_pivot: args.no_pivot,
     };
     rootfs::prepare(spec, &cfg.rootfs, &opts)?;
 
     let hooks = spec.hooks().as_ref();
     let runtime_hooks = hooks.is_some_and(|h| {
-        h.prestart().as_ref().is_some_and(|v| !v.is_empty()) || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+        h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+            || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
     });
     if runtime_hooks {
         ch.send(&Message::RunRuntimeHooks)?;
         ch.expect(&Message::HooksDone)?;
     }
-    hooks::run("createContainer", hooks.and_then(|h| h.create_container().as_ref()), &hook_state(args, Status::Creating))?;
+    hooks::run(
+        "createContainer",
+        hooks.and_then(|h| h.create_container().as_ref()),
+        &hook_state(args, Status::Creating),
+    )?;
 
     rootfs::enter(&cfg.rootfs, &opts)?;
     if cfg.namespaces.creates(LinuxNamespaceType::Uts) {
@@ -89,24 +122,28 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
 
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     if process.terminal() == Some(true) {
-        let socket = args.console_socket.ok_or_else(|| Error::InvalidState("terminal requested but no console socket".into()))?;
-        tty::setup_console(socket, process.console_size(), process.user().uid(), process.user().gid())?;
+        let socket = args.console_socket.ok_or_else(|| {
+            Error::InvalidState("terminal requested but no console socket".into())
+        })?;
+        tty::setup_console(
+            socket,
+            process.console_size(),
+            process.user().uid(),
+            process.user().gid(),
+        )?;
         // SAFETY: the socket is ours and used for nothing after the master was sent.
         unsafe { libc::close(socket) };
     }
     setup::prepare(process, &args.extra_env, args.keep_fds)
 }
 
-fn hook_state(args: &InitArgs, status: Status) -> State {
-    State {
-        oci_version: OCI_VERSION.to_string(),
+fn hook_state(args: &InitArgs, status: Status) -> HookState {
+    HookState {
+        oci_version: OCI_VERSION,
         id: args.id.to_string(),
         pid: std::process::id() as i32,
         status,
         bundle: args.config.bundle.clone(),
-        rootfs: args.config.rootfs.clone(),
-        created: String::new(),
-        owner: String::new(),
         annotations: args.config.spec.annotations().clone().unwrap_or_default(),
     }
 }
@@ -114,17 +151,23 @@ fn hook_state(args: &InitArgs, status: Status) -> State {
 fn set_domainname(name: &str) -> Result<()> {
     // SAFETY: setdomainname reads `len` bytes from a pointer into a live string.
     if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } < 0 {
-        return Err(Error::sys(format!("setdomainname {name:?}"), nix::errno::Errno::last()));
+        return Err(Error::sys(
+            format!("setdomainname {name:?}"),
+            nix::errno::Errno::last(),
+        ));
     }
     Ok(())
 }
 
 /// A session keyring of the container's own, so it does not share the runtime's keys.
 fn join_session_keyring(id: &str) {
-    let Ok(name) = std::ffi::CString::new(format!("_ses.{id}")) else { return };
+    let Ok(name) = std::ffi::CString::new(format!("_ses.{id}")) else {
+        return;
+    };
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     // SAFETY: keyctl(JOIN_SESSION_KEYRING) reads one NUL-terminated string.
-    let ret = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
     if ret < 0 {
         // Kernels without keyrings (or with them disabled in a user namespace) are fine.
         log::debug!("join session keyring: {}", nix::errno::Errno::last());

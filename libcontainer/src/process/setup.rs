@@ -37,7 +37,15 @@ pub(crate) fn prepare(process: &Process, extra_env: &[String], keep_fds: i32) ->
     prctl_set(libc::PR_SET_KEEPCAPS, 0)?;
     capabilities::apply(caps)?;
     user::set_umask(process.user());
-    chdir(process.cwd().as_path()).map_err(|e| Error::sys(format!("chdir to cwd ({:?}) set in config.json failed", process.cwd()), e))?;
+    chdir(process.cwd().as_path()).map_err(|e| {
+        Error::sys(
+            format!(
+                "chdir to cwd ({:?}) set in config.json failed",
+                process.cwd()
+            ),
+            e,
+        )
+    })?;
     if process.no_new_privileges() == Some(true) {
         prctl_set(libc::PR_SET_NO_NEW_PRIVS, 1)?;
     }
@@ -48,14 +56,31 @@ pub(crate) fn prepare(process: &Process, extra_env: &[String], keep_fds: i32) ->
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", home_of(process.user().uid())));
     }
-    let args = process.args().as_ref().map(|a| a.as_slice()).unwrap_or_default();
-    let name = args.first().ok_or_else(|| Error::InvalidState("process.args must not be empty".into()))?;
-    let path_var = env.iter().rev().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("");
+    let args = process
+        .args()
+        .as_ref()
+        .map(|a| a.as_slice())
+        .unwrap_or_default();
+    let name = args
+        .first()
+        .ok_or_else(|| Error::InvalidState("process.args must not be empty".into()))?;
+    let path_var = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("");
     let path = look_path(name, path_var)?;
     Ok(Program {
-        path: CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::InvalidState(format!("bad path {path:?}")))?,
-        argv: args.iter().map(|a| cstring(a, "process.args")).collect::<Result<_>>()?,
-        envp: env.iter().map(|e| cstring(e, "process.env")).collect::<Result<_>>()?,
+        path: CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Error::InvalidState(format!("bad path {path:?}")))?,
+        argv: args
+            .iter()
+            .map(|a| cstring(a, "process.args"))
+            .collect::<Result<_>>()?,
+        envp: env
+            .iter()
+            .map(|e| cstring(e, "process.env"))
+            .collect::<Result<_>>()?,
     })
 }
 
@@ -70,7 +95,10 @@ pub(crate) fn exec(program: &Program) -> Error {
 fn prctl_set(option: libc::c_int, value: libc::c_ulong) -> Result<()> {
     // SAFETY: these prctl options take one integer argument and touch no memory of ours.
     if unsafe { libc::prctl(option, value, 0, 0, 0) } < 0 {
-        return Err(Error::sys(format!("prctl({option})"), nix::errno::Errno::last()));
+        return Err(Error::sys(
+            format!("prctl({option})"),
+            nix::errno::Errno::last(),
+        ));
     }
     Ok(())
 }
@@ -79,7 +107,9 @@ fn prctl_set(option: libc::c_int, value: libc::c_ulong) -> Result<()> {
 /// into the container (CVE-2024-21626).
 fn close_on_exec_from(first: i32) -> Result<()> {
     let entries = std::fs::read_dir("/proc/self/fd").ctx(|| "read /proc/self/fd".into())?;
-    let fds: Vec<i32> = entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+    let fds: Vec<i32> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
     for fd in fds.into_iter().filter(|fd| *fd >= first) {
         // SAFETY: F_SETFD on a descriptor number; a stale number (the read_dir's own fd) fails harmlessly.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
@@ -104,7 +134,10 @@ fn look_path(name: &str, path_var: &str) -> Result<PathBuf> {
     if name.contains('/') {
         return match check_executable(Path::new(name)) {
             Ok(()) => Ok(PathBuf::from(name)),
-            Err(reason) => Err(Error::Exec { name: name.to_string(), reason }),
+            Err(reason) => Err(Error::Exec {
+                name: name.to_string(),
+                reason,
+            }),
         };
     }
     for dir in path_var.split(':') {
@@ -114,12 +147,21 @@ fn look_path(name: &str, path_var: &str) -> Result<PathBuf> {
             return Ok(candidate);
         }
     }
-    Err(Error::Exec { name: name.to_string(), reason: "executable file not found in $PATH".into() })
+    Err(Error::Exec {
+        name: name.to_string(),
+        reason: "executable file not found in $PATH".into(),
+    })
 }
 
 fn check_executable(path: &Path) -> std::result::Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|e| format!("stat {}: {}", path.display(), crate::error::SysError::from(e)))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        format!(
+            "stat {}: {}",
+            path.display(),
+            crate::error::SysError::from(e)
+        )
+    })?;
     if meta.is_dir() || meta.permissions().mode() & 0o111 == 0 {
         return Err("permission denied".into());
     }

@@ -42,7 +42,10 @@ pub(crate) struct Spawned {
 
 /// Spawns a process that runs `body` with its end of the channel. `body` only returns on
 /// failure; its error is sent to the parent and the process exits.
-pub(crate) fn spawn(req: &SpawnRequest, body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>) -> Result<Spawned> {
+pub(crate) fn spawn(
+    req: &SpawnRequest,
+    body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
+) -> Result<Spawned> {
     let (parent, child) = channel::pair()?;
     if req.plan.single_clone() {
         // The cgroup namespace is unshared by the child once it is in its cgroup, so that
@@ -52,10 +55,19 @@ pub(crate) fn spawn(req: &SpawnRequest, body: &mut dyn FnMut(&Channel) -> Result
         if pid.as_raw() == 0 {
             drop(parent);
             close_fds(req.close_in_child);
-            child_main(&child, true, req.plan.creates(LinuxNamespaceType::Cgroup), req.plan.creates(LinuxNamespaceType::User), body);
+            child_main(
+                &child,
+                true,
+                req.plan.creates(LinuxNamespaceType::Cgroup),
+                req.plan.creates(LinuxNamespaceType::User),
+                body,
+            );
         }
         drop(child);
-        let spawned = Spawned { pid, channel: parent };
+        let spawned = Spawned {
+            pid,
+            channel: parent,
+        };
         if let Err(e) = release_child(req, &spawned, pid) {
             kill_and_reap(pid);
             return Err(e);
@@ -75,15 +87,23 @@ pub(crate) fn spawn(req: &SpawnRequest, body: &mut dyn FnMut(&Channel) -> Result
     }
     drop(child);
     let result = (|| {
-        let spawned = Spawned { pid, channel: parent };
+        let spawned = Spawned {
+            pid,
+            channel: parent,
+        };
         if req.plan.creates(LinuxNamespaceType::User) {
             spawned.channel.expect(&Message::WriteIdMaps)?;
         }
         release_child(req, &spawned, pid)?;
         match spawned.channel.recv()? {
-            Some(Message::Pid(p)) => Ok(Spawned { pid: Pid::from_raw(p), channel: spawned.channel }),
+            Some(Message::Pid(p)) => Ok(Spawned {
+                pid: Pid::from_raw(p),
+                channel: spawned.channel,
+            }),
             Some(Message::Failed(text)) => Err(Error::Start(text)),
-            other => Err(Error::Start(format!("intermediate process: unexpected {other:?}"))),
+            other => Err(Error::Start(format!(
+                "intermediate process: unexpected {other:?}"
+            ))),
         }
     })();
     let _ = waitpid(pid, None);
@@ -101,7 +121,11 @@ fn release_child(req: &SpawnRequest, spawned: &Spawned, pid: Pid) -> Result<()> 
     spawned.channel.send(&Message::Continue)
 }
 
-fn intermediate(req: &SpawnRequest, ch: &Channel, body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>) -> Result<()> {
+fn intermediate(
+    req: &SpawnRequest,
+    ch: &Channel,
+    body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
+) -> Result<()> {
     let fds = namespaces::open_all(&req.plan.join)?;
     for ((typ, fd), (_, path)) in fds.iter().zip(&req.plan.join) {
         namespaces::enter(*typ, fd, path)?;
@@ -121,7 +145,8 @@ fn intermediate(req: &SpawnRequest, ch: &Channel, body: &mut dyn FnMut(&Channel)
         unshare(rest).map_err(|e| Error::sys(format!("unshare namespaces {rest:?}"), e))?;
     }
     if let Some(offsets) = &req.time_offsets {
-        std::fs::write("/proc/self/timens_offsets", offsets).map_err(|e| Error::path("/proc/self/timens_offsets", e))?;
+        std::fs::write("/proc/self/timens_offsets", offsets)
+            .map_err(|e| Error::path("/proc/self/timens_offsets", e))?;
     }
     let pid = clone_fork(CloneFlags::CLONE_PARENT).ctx(|| "clone container process".into())?;
     if pid.as_raw() == 0 {
@@ -165,13 +190,21 @@ fn child_main(
 
 /// In a fresh user namespace whose maps were just written: take uid/gid 0 there.
 fn become_root() -> Result<()> {
-    setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0)).ctx(|| "setresgid to root in user namespace".into())?;
-    setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).ctx(|| "setresuid to root in user namespace".into())
+    setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))
+        .ctx(|| "setresgid to root in user namespace".into())?;
+    setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
+        .ctx(|| "setresuid to root in user namespace".into())
 }
 
-pub(crate) fn write_id_maps(pid: Pid, uid_maps: &[LinuxIdMapping], gid_maps: &[LinuxIdMapping]) -> Result<()> {
+pub(crate) fn write_id_maps(
+    pid: Pid,
+    uid_maps: &[LinuxIdMapping],
+    gid_maps: &[LinuxIdMapping],
+) -> Result<()> {
     let fmt = |maps: &[LinuxIdMapping]| -> String {
-        maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
+        maps.iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect()
     };
     for (file, maps) in [("uid_map", uid_maps), ("gid_map", gid_maps)] {
         let path = PathBuf::from(format!("/proc/{pid}/{file}"));

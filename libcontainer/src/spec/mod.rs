@@ -17,23 +17,40 @@ pub(crate) use validate::validate_process;
 #[non_exhaustive]
 pub enum SpecError {
     #[error("bundle {}: {source}", path.display())]
-    Bundle { path: PathBuf, source: crate::error::SysError },
+    Bundle {
+        path: PathBuf,
+        source: crate::error::SysError,
+    },
     #[error("JSON specification file {} not found", path.display())]
     ConfigMissing { path: PathBuf },
     #[error("{}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
     /// `field` is the JSON path of the offending value, e.g. `process.args`.
     #[error("{}: {field}: {message}", path.display())]
-    Parse { path: PathBuf, field: String, message: String },
+    Parse {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
     #[error("config.json: {field}: {message}")]
     Invalid { field: String, message: String },
-    #[error("rootfs ({}) does not exist", path.display())]
-    RootfsMissing { path: PathBuf },
+    #[error("invalid rootfs: stat {}: {source}", path.display())]
+    RootfsMissing {
+        path: PathBuf,
+        source: crate::error::SysError,
+    },
+    #[error("invalid rootfs: not an absolute path, or a symlink")]
+    RootfsSymlink { path: PathBuf },
+    #[error("invalid rootfs: {} is not a directory", path.display())]
+    RootfsNotDir { path: PathBuf },
 }
 
 impl SpecError {
     pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        SpecError::Invalid { field: field.into(), message: message.into() }
+        SpecError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -51,17 +68,27 @@ pub(crate) struct ContainerConfig {
 impl ContainerConfig {
     pub(crate) fn process(&self) -> &Process {
         // validate() refuses a spec without a process.
-        self.spec.process().as_ref().expect("validated: process present")
+        self.spec
+            .process()
+            .as_ref()
+            .expect("validated: process present")
     }
 }
 
 /// Parses JSON text as a `T`, naming the JSON path of the first bad value.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, data: &[u8]) -> Result<T, SpecError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    data: &[u8],
+) -> Result<T, SpecError> {
     let mut de = serde_json::Deserializer::from_slice(data);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
         let message = e.into_inner().to_string();
-        SpecError::Parse { path: path.to_path_buf(), field, message }
+        SpecError::Parse {
+            path: path.to_path_buf(),
+            field,
+            message,
+        }
     })
 }
 
@@ -69,8 +96,10 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, data: &[u8
 /// callers and tests).
 pub fn load_bundle_config(bundle: &Path) -> Result<Spec, SpecError> {
     let bundle_abs = absolute(bundle)?;
-    let meta = fs::metadata(&bundle_abs)
-        .map_err(|e| SpecError::Bundle { path: bundle_abs.clone(), source: e.into() })?;
+    let meta = fs::metadata(&bundle_abs).map_err(|e| SpecError::Bundle {
+        path: bundle_abs.clone(),
+        source: e.into(),
+    })?;
     if !meta.is_dir() {
         return Err(SpecError::Bundle {
             path: bundle_abs,
@@ -80,7 +109,9 @@ pub fn load_bundle_config(bundle: &Path) -> Result<Spec, SpecError> {
     let path = bundle_abs.join("config.json");
     let data = match fs::read(&path) {
         Ok(data) => data,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(SpecError::ConfigMissing { path }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(SpecError::ConfigMissing { path })
+        }
         Err(source) => return Err(SpecError::Read { path, source }),
     };
     parse_json(&path, &data)
@@ -98,22 +129,57 @@ pub(crate) fn load(bundle: &Path) -> Result<ContainerConfig, SpecError> {
     let spec = load_bundle_config(bundle)?;
     let bundle = absolute(bundle)?;
     validate::validate(&spec)?;
-    let root = spec.root().as_ref().ok_or_else(|| SpecError::invalid("root", "root must be set"))?;
-    let rootfs = if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
-    let rootfs = fs::canonicalize(&rootfs).map_err(|_| SpecError::RootfsMissing { path: rootfs.clone() })?;
-    if !rootfs.is_dir() {
-        return Err(SpecError::RootfsMissing { path: rootfs });
-    }
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| SpecError::invalid("root", "root must be set"))?;
+    let rootfs = clean(&if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    });
+    check_rootfs(&rootfs)?;
     let namespaces = NamespacePlan::from_spec(&spec)?;
-    Ok(ContainerConfig { spec, bundle, rootfs, namespaces })
+    Ok(ContainerConfig {
+        spec,
+        bundle,
+        rootfs,
+        namespaces,
+    })
+}
+
+/// runc's rule: the rootfs must exist and its path must contain no symlink, so that what
+/// the runtime checks is what the container gets.
+fn check_rootfs(rootfs: &Path) -> Result<(), SpecError> {
+    let meta = fs::metadata(rootfs).map_err(|e| SpecError::RootfsMissing {
+        path: rootfs.to_path_buf(),
+        source: e.into(),
+    })?;
+    let resolved = fs::canonicalize(rootfs).map_err(|e| SpecError::RootfsMissing {
+        path: rootfs.to_path_buf(),
+        source: e.into(),
+    })?;
+    if resolved != rootfs {
+        return Err(SpecError::RootfsSymlink {
+            path: rootfs.to_path_buf(),
+        });
+    }
+    if !meta.is_dir() {
+        return Err(SpecError::RootfsNotDir {
+            path: rootfs.to_path_buf(),
+        });
+    }
+    Ok(())
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, SpecError> {
     if path.is_absolute() {
         return Ok(clean(path));
     }
-    let cwd = std::env::current_dir()
-        .map_err(|e| SpecError::Bundle { path: path.to_path_buf(), source: e.into() })?;
+    let cwd = std::env::current_dir().map_err(|e| SpecError::Bundle {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
     Ok(clean(&cwd.join(path)))
 }
 

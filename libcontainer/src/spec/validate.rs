@@ -8,11 +8,17 @@ use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
 use super::SpecError;
 
 pub(crate) fn validate(spec: &Spec) -> Result<(), SpecError> {
-    let root = spec.root().as_ref().ok_or_else(|| SpecError::invalid("root", "must be set"))?;
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| SpecError::invalid("root", "must be set"))?;
     if root.path().as_os_str().is_empty() {
         return Err(SpecError::invalid("root.path", "must not be empty"));
     }
-    let process = spec.process().as_ref().ok_or_else(|| SpecError::invalid("process", "must be set"))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| SpecError::invalid("process", "must be set"))?;
     validate_process(process)?;
 
     let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
@@ -26,34 +32,64 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), SpecError> {
         }
         if let Some(path) = ns.path() {
             if !path.is_absolute() {
-                return Err(SpecError::invalid(format!("linux.namespaces[{i}].path"), "must be an absolute path"));
+                return Err(SpecError::invalid(
+                    format!("linux.namespaces[{i}].path"),
+                    "must be an absolute path",
+                ));
             }
         }
     }
-    let has_new = |t: LinuxNamespaceType| namespaces.into_iter().flatten().any(|ns| ns.typ() == t && ns.path().is_none());
+    let has_new = |t: LinuxNamespaceType| {
+        namespaces
+            .into_iter()
+            .flatten()
+            .any(|ns| ns.typ() == t && ns.path().is_none())
+    };
     let has = |t: LinuxNamespaceType| seen.contains(&t);
 
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has_new(LinuxNamespaceType::Uts) {
-        return Err(SpecError::invalid("hostname", "unable to set hostname without a private UTS namespace"));
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
+        && !has_new(LinuxNamespaceType::Uts)
+    {
+        return Err(SpecError::invalid(
+            "hostname",
+            "unable to set hostname without a private UTS namespace",
+        ));
     }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !has_new(LinuxNamespaceType::Uts) {
-        return Err(SpecError::invalid("domainname", "unable to set domainname without a private UTS namespace"));
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
+        && !has_new(LinuxNamespaceType::Uts)
+    {
+        return Err(SpecError::invalid(
+            "domainname",
+            "unable to set domainname without a private UTS namespace",
+        ));
     }
     if !has(LinuxNamespaceType::Mount) {
-        return Err(SpecError::invalid("linux.namespaces", "a mount namespace is required"));
+        return Err(SpecError::invalid(
+            "linux.namespaces",
+            "a mount namespace is required",
+        ));
     }
     if let Some(linux) = spec.linux() {
         let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
             || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
         if has_new(LinuxNamespaceType::User) {
             if linux.uid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-                return Err(SpecError::invalid("linux.uidMappings", "user namespaces enabled, but no uid mappings found"));
+                return Err(SpecError::invalid(
+                    "linux.uidMappings",
+                    "user namespaces enabled, but no uid mappings found",
+                ));
             }
             if linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
-                return Err(SpecError::invalid("linux.gidMappings", "user namespaces enabled, but no gid mappings found"));
+                return Err(SpecError::invalid(
+                    "linux.gidMappings",
+                    "user namespaces enabled, but no gid mappings found",
+                ));
             }
         } else if maps && !has(LinuxNamespaceType::User) {
-            return Err(SpecError::invalid("linux.uidMappings", "user namespaces not enabled in config"));
+            return Err(SpecError::invalid(
+                "linux.uidMappings",
+                "user namespaces not enabled in config",
+            ));
         }
         if let Some(sysctl) = linux.sysctl() {
             for key in sysctl.keys() {
@@ -62,13 +98,19 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), SpecError> {
         }
         if let Some(offsets) = linux.time_offsets() {
             if !offsets.is_empty() && !has_new(LinuxNamespaceType::Time) {
-                return Err(SpecError::invalid("linux.timeOffsets", "time offsets given without a new time namespace"));
+                return Err(SpecError::invalid(
+                    "linux.timeOffsets",
+                    "time offsets given without a new time namespace",
+                ));
             }
         }
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if m.destination().as_os_str().is_empty() {
-            return Err(SpecError::invalid(format!("mounts[{i}].destination"), "must not be empty"));
+            return Err(SpecError::invalid(
+                format!("mounts[{i}].destination"),
+                "must not be empty",
+            ));
         }
     }
     Ok(())
@@ -80,12 +122,18 @@ pub(crate) fn validate_process(process: &Process) -> Result<(), SpecError> {
         return Err(SpecError::invalid("process.args", "args must not be empty"));
     }
     if !process.cwd().is_absolute() {
-        return Err(SpecError::invalid("process.cwd", "cwd property must be an absolute path"));
+        return Err(SpecError::invalid(
+            "process.cwd",
+            "cwd property must be an absolute path",
+        ));
     }
     if let Some(env) = process.env() {
         for (i, e) in env.iter().enumerate() {
             if !e.contains('=') {
-                return Err(SpecError::invalid(format!("process.env[{i}]"), format!("{e:?} is not of the form KEY=value")));
+                return Err(SpecError::invalid(
+                    format!("process.env[{i}]"),
+                    format!("{e:?} is not of the form KEY=value"),
+                ));
             }
         }
     }
@@ -96,27 +144,45 @@ pub(crate) fn validate_process(process: &Process) -> Result<(), SpecError> {
 /// container's own, as runc requires.
 fn validate_sysctl(key: &str, has: &dyn Fn(LinuxNamespaceType) -> bool) -> Result<(), SpecError> {
     const IPC_KEYS: &[&str] = &[
-        "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
-        "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
     ];
     let field = format!("linux.sysctl.{key}");
     if IPC_KEYS.contains(&key) || key.starts_with("fs.mqueue.") {
         if !has(LinuxNamespaceType::Ipc) {
-            return Err(SpecError::invalid(field, "sysctl is not allowed in the host's ipc namespace"));
+            return Err(SpecError::invalid(
+                field,
+                "sysctl is not allowed in the host's ipc namespace",
+            ));
         }
         return Ok(());
     }
     if key.starts_with("net.") {
         if !has(LinuxNamespaceType::Network) {
-            return Err(SpecError::invalid(field, "sysctl is not allowed in the host's network namespace"));
+            return Err(SpecError::invalid(
+                field,
+                "sysctl is not allowed in the host's network namespace",
+            ));
         }
         return Ok(());
     }
     if key == "kernel.hostname" || key == "kernel.domainname" {
         if !has(LinuxNamespaceType::Uts) {
-            return Err(SpecError::invalid(field, "sysctl is not allowed in the host's uts namespace"));
+            return Err(SpecError::invalid(
+                field,
+                "sysctl is not allowed in the host's uts namespace",
+            ));
         }
         return Ok(());
     }
-    Err(SpecError::invalid(field, "sysctl is not whitelisted as namespaced"))
+    Err(SpecError::invalid(
+        field,
+        "sysctl is not whitelisted as namespaced",
+    ))
 }

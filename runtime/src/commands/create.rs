@@ -32,12 +32,24 @@ pub struct CreateArgs {
 }
 
 pub fn run(g: &Globals, a: &CreateArgs) -> anyhow::Result<i32> {
-    create(g, a, a.console_socket.clone().map(Console::Socket).unwrap_or_default()).context("berth create failed")?;
+    create(
+        g,
+        a,
+        a.console_socket
+            .clone()
+            .map(Console::Socket)
+            .unwrap_or_default(),
+    )
+    .context("berth create failed")?;
     Ok(0)
 }
 
 /// Shared by `create` and `run`.
-pub fn create(g: &Globals, a: &CreateArgs, console: Console) -> anyhow::Result<libcontainer::Container> {
+pub fn create(
+    g: &Globals,
+    a: &CreateArgs,
+    console: Console,
+) -> anyhow::Result<libcontainer::Container> {
     let (listen_fds, extra_env) = socket_activation();
     let options = CreateOptions {
         console,
@@ -47,15 +59,30 @@ pub fn create(g: &Globals, a: &CreateArgs, console: Console) -> anyhow::Result<l
         preserve_fds: listen_fds + a.preserve_fds,
         extra_env,
     };
-    Ok(ContainerBuilder::new(&a.id, &g.root).bundle(&a.bundle).options(options).create()?)
+    Ok(ContainerBuilder::new(&a.id, &g.root)
+        .bundle(&a.bundle)
+        .options(options)
+        .create()?)
 }
 
 /// systemd socket activation, passed through as runc does: the descriptors from 3 on named
 /// by LISTEN_FDS (when LISTEN_PID is us) go to the container, whose env gets LISTEN_FDS and
 /// LISTEN_PID=1.
 pub fn socket_activation() -> (i32, Vec<String>) {
-    let Ok(fds) = std::env::var("LISTEN_FDS") else { return (0, Vec::new()) };
-    let ours = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
-    let n = if ours { fds.parse::<i32>().unwrap_or(0).max(0) } else { 0 };
-    (n, vec![format!("LISTEN_FDS={n}"), "LISTEN_PID=1".to_string()])
+    let Ok(fds) = std::env::var("LISTEN_FDS") else {
+        return (0, Vec::new());
+    };
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let n = if ours {
+        fds.parse::<i32>().unwrap_or(0).max(0)
+    } else {
+        0
+    };
+    (
+        n,
+        vec![format!("LISTEN_FDS={n}"), "LISTEN_PID=1".to_string()],
+    )
 }

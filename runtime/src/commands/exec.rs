@@ -63,13 +63,23 @@ pub fn run(g: &Globals, a: &ExecArgs) -> anyhow::Result<i32> {
     let container = super::load(&g.root, &a.id)?;
     let process = build_process(&container, a)?;
     let terminal = process.terminal() == Some(true);
-    let relay = if terminal && a.console_socket.is_none() && !a.detach { Some(foreground::TerminalRelay::new()?) } else { None };
+    let relay = if terminal && a.console_socket.is_none() && !a.detach {
+        Some(foreground::TerminalRelay::new()?)
+    } else {
+        None
+    };
     let console = match (&a.console_socket, &relay) {
         (Some(path), _) => Console::Socket(path.clone()),
         (None, Some(relay)) => Console::Fd(relay.child_end()?),
         (None, None) => Console::None,
     };
-    let opts = ExecOptions { process, console, pid_file: a.pid_file.clone(), preserve_fds: a.preserve_fds, extra_env: Vec::new() };
+    let opts = ExecOptions {
+        process,
+        console,
+        pid_file: a.pid_file.clone(),
+        preserve_fds: a.preserve_fds,
+        extra_env: Vec::new(),
+    };
     let pid = container.exec(opts).context("exec failed")?;
     let pty = match relay {
         Some(relay) => Some(relay.receive_master()?),
@@ -89,7 +99,10 @@ fn build_process(container: &libcontainer::Container, a: &ExecArgs) -> anyhow::R
         let process: Process = libcontainer::parse_process(path, &data)?;
         return Ok(process);
     }
-    anyhow::ensure!(!a.command.is_empty(), "exec: no command given (args or --process required)");
+    anyhow::ensure!(
+        !a.command.is_empty(),
+        "exec: no command given (args or --process required)"
+    );
     let spec = container.spec()?;
     let mut p = spec.process().clone().unwrap_or_default();
     p.set_args(Some(a.command.clone()));
@@ -131,11 +144,16 @@ fn build_process(container: &libcontainer::Container, a: &ExecArgs) -> anyhow::R
             Some((u, g)) => (u, Some(g)),
             None => (user.as_str(), None),
         };
-        let uid: u32 = uid.parse().with_context(|| format!("parsing {user} as uid[:gid]"))?;
+        let uid: u32 = uid
+            .parse()
+            .with_context(|| format!("parsing {user} as uid[:gid]"))?;
         let mut u = p.user().clone();
         u.set_uid(uid);
         if let Some(gid) = gid {
-            u.set_gid(gid.parse().with_context(|| format!("parsing {user} as uid[:gid]"))?);
+            u.set_gid(
+                gid.parse()
+                    .with_context(|| format!("parsing {user} as uid[:gid]"))?,
+            );
         }
         p.set_user(u);
     }

@@ -25,7 +25,10 @@ pub fn run(g: &Globals, a: &ListArgs) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
-    let rows: Vec<(State, String)> = containers.iter().map(|c| (c.state(), owner_name(c.owner_uid()))).collect();
+    let rows: Vec<(State, String)> = containers
+        .iter()
+        .map(|c| (c.state(), owner_name(c.owner_uid())))
+        .collect();
     match a.format.as_str() {
         "table" => write_table(&mut out, &rows)?,
         "json" => {
@@ -52,7 +55,9 @@ pub fn run(g: &Globals, a: &ListArgs) -> anyhow::Result<i32> {
 /// Go's tabwriter as runc uses it: min width 12, padding 3, columns as wide as their
 /// widest cell.
 fn write_table(out: &mut impl Write, rows: &[(State, String)]) -> std::io::Result<()> {
-    let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec();
+    let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+        .map(String::from)
+        .to_vec();
     let mut table = vec![header];
     for (s, owner) in rows {
         table.push(vec![
@@ -65,8 +70,16 @@ fn write_table(out: &mut impl Write, rows: &[(State, String)]) -> std::io::Resul
         ]);
     }
     let cols = table[0].len();
-    let widths: Vec<usize> =
-        (0..cols - 1).map(|c| table.iter().map(|r| r[c].chars().count() + 3).max().unwrap_or(0).max(12)).collect();
+    let widths: Vec<usize> = (0..cols - 1)
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].chars().count() + 3)
+                .max()
+                .unwrap_or(0)
+                .max(12)
+        })
+        .collect();
     for row in &table {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {

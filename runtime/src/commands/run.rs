@@ -24,7 +24,10 @@ pub fn run(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
 }
 
 fn run_container(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
-    let relay = if a.create.console_socket.is_none() && !a.detach && foreground::wants_terminal(&a.create.bundle) {
+    let relay = if a.create.console_socket.is_none()
+        && !a.detach
+        && foreground::wants_terminal(&a.create.bundle)
+    {
         Some(foreground::TerminalRelay::new()?)
     } else {
         None
