@@ -29,7 +29,7 @@ demo: packages-demo build
 	scripts/demo.sh $(BERTH)
 
 test: packages-test build
-	$(CARGO) test --workspace -- --test-threads=2
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2
 
 fmt:
 	$(CARGO) fmt --all

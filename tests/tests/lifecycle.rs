@@ -167,10 +167,10 @@ runtime_test!(run_exit_zero, |rt| {
 });
 
 runtime_test!(run_removes_state_after_exit, |rt| {
-    let b = Bundle::sh("exit 0");
+    let b = Bundle::sh("echo ran");
     b.write();
     let id = rt.id("runrm");
-    rt.run(&["run", "--bundle", bpath(&b), &id]).ok();
+    assert_eq!(rt.run(&["run", "--bundle", bpath(&b), &id]).ok().stdout, "ran\n");
     assert!(rt.root_entries().is_empty(), "run without --keep deletes: {:?}", rt.root_entries());
 });
 

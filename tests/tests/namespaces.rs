@@ -59,6 +59,7 @@ runtime_test!(host_network_without_net_namespace, |rt| {
 
 runtime_test!(ipc_namespace, |rt| {
     let out = rt.output_of(&Bundle::sh("readlink /proc/self/ns/ipc"));
+    assert!(out.starts_with("ipc:["), "{out}");
     assert_ne!(out.trim(), std::fs::read_link("/proc/self/ns/ipc").unwrap().to_str().unwrap());
 });
 

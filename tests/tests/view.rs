@@ -29,6 +29,7 @@ runtime_test!(pid_is_1, |rt| {
 runtime_test!(own_mount_namespace, |rt| {
     let inside = sh_out(rt, "readlink /proc/self/ns/mnt", |_| {});
     let host = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert!(inside.starts_with("mnt:["), "{inside}");
     assert_ne!(inside, host.to_str().unwrap());
     let mi = sh_out(rt, "cat /proc/self/mountinfo", |_| {});
     let host_mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
