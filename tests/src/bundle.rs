@@ -208,8 +208,19 @@ impl Bundle {
         let dir = TempDir::new("bundle");
         let root = dir.path().join("rootfs");
         for d in [
-            "bin", "sbin", "etc", "dev", "proc", "sys", "tmp", "root", "home/user", "usr/bin",
-            "var", "run", "mnt",
+            "bin",
+            "sbin",
+            "etc",
+            "dev",
+            "proc",
+            "sys",
+            "tmp",
+            "root",
+            "home/user",
+            "usr/bin",
+            "var",
+            "run",
+            "mnt",
         ] {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
@@ -303,7 +314,8 @@ impl Bundle {
         let obj = if parent.is_empty() {
             Some(&mut self.config)
         } else {
-            self.config.pointer_mut(&format!("/{}", parent.replace('.', "/")))
+            self.config
+                .pointer_mut(&format!("/{}", parent.replace('.', "/")))
         };
         if let Some(Value::Object(m)) = obj {
             m.remove(key);
@@ -323,7 +335,12 @@ impl Bundle {
         if self.config.pointer(&ptr).map(|v| v.is_array()) != Some(true) {
             self.set(path, Value::Array(vec![]));
         }
-        self.config.pointer_mut(&ptr).unwrap().as_array_mut().unwrap().push(value);
+        self.config
+            .pointer_mut(&ptr)
+            .unwrap()
+            .as_array_mut()
+            .unwrap()
+            .push(value);
         self
     }
 
@@ -346,7 +363,10 @@ impl Bundle {
 
     /// Drop a namespace type from `linux.namespaces`.
     pub fn without_namespace(&mut self, kind: &str) -> &mut Self {
-        self.config["linux"]["namespaces"].as_array_mut().unwrap().retain(|n| n["type"] != kind);
+        self.config["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|n| n["type"] != kind);
         self
     }
 
@@ -364,17 +384,73 @@ impl Bundle {
 
     /// Write `config.json` (pretty, as runc writes it).
     pub fn write(&self) {
-        std::fs::write(self.config_path(), serde_json::to_vec_pretty(&self.config).unwrap())
-            .expect("write config.json");
+        std::fs::write(
+            self.config_path(),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .expect("write config.json");
     }
 }
 
 /// Busybox applets linked into every rootfs (what the tests use, and a bit more).
 const APPLETS: &[&str] = &[
-    "sh", "ash", "cat", "echo", "ls", "id", "sleep", "true", "false", "pwd", "env", "mkdir",
-    "touch", "rm", "grep", "head", "tail", "hostname", "domainname", "mount", "umount",
-    "readlink", "stat", "sysctl", "test", "[", "printf", "wc", "sort", "cut", "tr", "ps",
-    "kill", "nsenter", "unshare", "date", "uname", "chmod",
-    "chown", "ln", "cp", "mv", "awk", "sed", "dd", "find", "xargs", "tee", "seq", "mknod",
-    "nc", "ip", "ifconfig", "whoami", "timeout", "yes", "basename", "dirname", "uptime",
+    "sh",
+    "ash",
+    "cat",
+    "echo",
+    "ls",
+    "id",
+    "sleep",
+    "true",
+    "false",
+    "pwd",
+    "env",
+    "mkdir",
+    "touch",
+    "rm",
+    "grep",
+    "head",
+    "tail",
+    "hostname",
+    "domainname",
+    "mount",
+    "umount",
+    "readlink",
+    "stat",
+    "sysctl",
+    "test",
+    "[",
+    "printf",
+    "wc",
+    "sort",
+    "cut",
+    "tr",
+    "ps",
+    "kill",
+    "nsenter",
+    "unshare",
+    "date",
+    "uname",
+    "chmod",
+    "chown",
+    "ln",
+    "cp",
+    "mv",
+    "awk",
+    "sed",
+    "dd",
+    "find",
+    "xargs",
+    "tee",
+    "seq",
+    "mknod",
+    "nc",
+    "ip",
+    "ifconfig",
+    "whoami",
+    "timeout",
+    "yes",
+    "basename",
+    "dirname",
+    "uptime",
 ];

@@ -25,7 +25,11 @@ impl ConsoleSocket {
         let thread = std::thread::spawn(move || {
             let _ = tx.send(receive(listener));
         });
-        ConsoleSocket { path, rx, _thread: thread }
+        ConsoleSocket {
+            path,
+            rx,
+            _thread: thread,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -71,7 +75,10 @@ fn receive(listener: UnixListener) -> Result<String, String> {
 /// Receive one fd sent with SCM_RIGHTS (runc sends the pty name as the data).
 fn recv_fd(sock: i32) -> Result<OwnedFd, String> {
     let mut data = [0u8; 4096];
-    let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
     // Room for a few fds' worth of control data.
     let mut cmsg = [0u64; 16];
     // SAFETY: msghdr points at buffers that outlive the call; CMSG_* walk only within

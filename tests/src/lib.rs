@@ -37,7 +37,10 @@ pub fn require_environment() {
         );
     }
     if !Path::new(bundle::BUSYBOX).exists() {
-        panic!("{} missing: apt-get install busybox-static", bundle::BUSYBOX);
+        panic!(
+            "{} missing: apt-get install busybox-static",
+            bundle::BUSYBOX
+        );
     }
 }
 
@@ -63,7 +66,10 @@ pub fn pid_alive(pid: i64) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => {
             // state is the field after the ")" that closes comm
-            let state = s.rsplit_once(')').map(|(_, r)| r.trim_start()).unwrap_or("");
+            let state = s
+                .rsplit_once(')')
+                .map(|(_, r)| r.trim_start())
+                .unwrap_or("");
             !state.starts_with('Z') && !state.starts_with('X')
         }
         Err(_) => false,

@@ -12,7 +12,10 @@ pub fn normalize_state(state: &Value, bundle: &std::path::Path) -> Value {
         v["pid"] = Value::from(if pid > 0 { 1 } else { 0 });
     }
     if let Some(c) = v["created"].as_str() {
-        assert!(c.ends_with('Z') && c.contains('T') && c.len() >= 20, "created not RFC3339 UTC: {c}");
+        assert!(
+            c.ends_with('Z') && c.contains('T') && c.len() >= 20,
+            "created not RFC3339 UTC: {c}"
+        );
         v["created"] = Value::from("<created>");
     }
     for key in ["bundle", "rootfs"] {

@@ -45,7 +45,10 @@ impl Output {
     /// Panic unless it failed (non-zero exit); returns it for more checks.
     #[track_caller]
     pub fn fails(self) -> Output {
-        assert!(!self.success() && self.code.is_some(), "command should fail: {self:?}");
+        assert!(
+            !self.success() && self.code.is_some(),
+            "command should fail: {self:?}"
+        );
         self
     }
 }
@@ -124,7 +127,11 @@ impl Runtime {
     /// Entries of the state root (container state dirs), sorted.
     pub fn root_entries(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.root())
-            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into()).collect())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -132,7 +139,11 @@ impl Runtime {
 
     /// A unique container id `<prefix>-<pid>-<n>`, remembered for cleanup.
     pub fn id(&self, prefix: &str) -> String {
-        let id = format!("{prefix}-{}-{}", std::process::id(), IDS.fetch_add(1, Ordering::SeqCst));
+        let id = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            IDS.fetch_add(1, Ordering::SeqCst)
+        );
         self.containers.borrow_mut().push(id.clone());
         id
     }
@@ -175,7 +186,9 @@ impl Runtime {
         let out = std::fs::File::create(&out_path).unwrap();
         let err = std::fs::File::create(&err_path).unwrap();
         cmd.stdout(out).stderr(err);
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.bin));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.bin));
         let end = Instant::now() + COMMAND_TIMEOUT;
         let status = loop {
             if let Some(st) = child.try_wait().unwrap() {
@@ -195,7 +208,11 @@ impl Runtime {
         }
         let _ = std::fs::remove_file(&out_path);
         let _ = std::fs::remove_file(&err_path);
-        Output { code: status.and_then(|s| s.code()), stdout, stderr }
+        Output {
+            code: status.and_then(|s| s.code()),
+            stdout,
+            stderr,
+        }
     }
 
     /// `create --bundle B ID` (config written first).
@@ -220,7 +237,10 @@ impl Runtime {
     /// The `status` field of `state ID`.
     #[track_caller]
     pub fn status(&self, id: &str) -> String {
-        self.state(id)["status"].as_str().unwrap_or_default().to_string()
+        self.state(id)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     /// The container's init PID from `state ID`.
@@ -238,7 +258,11 @@ impl Runtime {
                 .map(|v| v["status"] == status)
                 .unwrap_or(false)
         });
-        assert!(ok, "container {id} never reached {status}: {:?}", self.run(&["state", id]));
+        assert!(
+            ok,
+            "container {id} never reached {status}: {:?}",
+            self.run(&["state", id])
+        );
     }
 
     pub fn kill(&self, id: &str, signal: &str) -> Output {

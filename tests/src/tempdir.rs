@@ -40,7 +40,9 @@ impl Drop for TempDir {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
         let p = self.path.to_string_lossy().to_string();
         if mountinfo.lines().any(|l| {
-            l.split(' ').nth(4).is_some_and(|mp| mp == p || mp.starts_with(&format!("{p}/")))
+            l.split(' ')
+                .nth(4)
+                .is_some_and(|mp| mp == p || mp.starts_with(&format!("{p}/")))
         }) {
             eprintln!("warning: {p} still has mounts; not removing it");
             return;

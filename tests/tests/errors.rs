@@ -4,7 +4,11 @@ use berth_tests::*;
 
 #[track_caller]
 fn assert_no_state(rt: &Runtime) {
-    assert!(rt.root_entries().is_empty(), "state left in root: {:?}", rt.root_entries());
+    assert!(
+        rt.root_entries().is_empty(),
+        "state left in root: {:?}",
+        rt.root_entries()
+    );
 }
 
 /// The error messages (timestamps and program name normalised).
@@ -28,7 +32,10 @@ runtime_test!(error_line_format, |rt| {
     let out = rt.run(&["state", "no-such-container"]).fails();
     let line = out.stderr.trim_end();
     assert!(!line.contains('\n'), "one line: {line:?}");
-    assert!(line.starts_with("time=\"") && line.contains("\" level=error msg=\""), "{line:?}");
+    assert!(
+        line.starts_with("time=\"") && line.contains("\" level=error msg=\""),
+        "{line:?}"
+    );
 });
 
 runtime_test!(start_unknown_id, |rt| {
@@ -48,7 +55,10 @@ runtime_test!(delete_unknown_id, |rt| {
 
 runtime_test!(exec_unknown_id, |rt| {
     let out = rt.run(&["exec", "no-such-container", "true"]).fails();
-    assert!(msg(rt, &out).contains("container does not exist"), "{out:?}");
+    assert!(
+        msg(rt, &out).contains("container does not exist"),
+        "{out:?}"
+    );
 });
 
 runtime_test!(duplicate_id, |rt| {
@@ -59,7 +69,10 @@ runtime_test!(duplicate_id, |rt| {
     let pid = rt.pid(&id);
     let out = rt.create(&id, &b).fails();
     assert_eq!(out.code, Some(1));
-    assert_eq!(msg(rt, &out), "<rt> create failed: container with given ID already exists");
+    assert_eq!(
+        msg(rt, &out),
+        "<rt> create failed: container with given ID already exists"
+    );
     // the first container is untouched
     assert_eq!(rt.status(&id), "created");
     assert_eq!(rt.pid(&id), pid);
@@ -67,7 +80,10 @@ runtime_test!(duplicate_id, |rt| {
 
 runtime_test!(missing_id_argument, |rt| {
     let out = rt.run(&["state"]).fails();
-    assert!(out.stderr.contains("requires exactly 1 argument(s)"), "{out:?}");
+    assert!(
+        out.stderr.contains("requires exactly 1 argument(s)"),
+        "{out:?}"
+    );
 });
 
 fn bad_signal(rt: &Runtime, sig: &str, expected: &str) {
@@ -80,15 +96,21 @@ fn bad_signal(rt: &Runtime, sig: &str, expected: &str) {
     assert_eq!(rt.status(&id), "running");
 }
 
-runtime_test!(bad_signal_name, |rt| { bad_signal(rt, "FOO", "unknown signal \"FOO\"") });
-runtime_test!(bad_signal_sig_name, |rt| { bad_signal(rt, "SIGFOO", "unknown signal \"SIGFOO\"") });
+runtime_test!(bad_signal_name, |rt| {
+    bad_signal(rt, "FOO", "unknown signal \"FOO\"")
+});
+runtime_test!(bad_signal_sig_name, |rt| {
+    bad_signal(rt, "SIGFOO", "unknown signal \"SIGFOO\"")
+});
 runtime_test!(bad_signal_number, |rt| {
     bad_signal(rt, "99", "unable to signal init: invalid argument")
 });
 
 runtime_test!(missing_bundle, |rt| {
     let id = rt.id("nobundle");
-    let out = rt.run(&["create", "--bundle", "/nonexistent-berth-bundle", &id]).fails();
+    let out = rt
+        .run(&["create", "--bundle", "/nonexistent-berth-bundle", &id])
+        .fails();
     assert_eq!(out.code, Some(1));
     assert_eq!(
         msg(rt, &out),
@@ -101,7 +123,10 @@ runtime_test!(missing_config, |rt| {
     let b = Bundle::new();
     let id = rt.id("noconfig");
     let out = rt.run(&["create", "--bundle", bpath(&b), &id]).fails();
-    assert_eq!(msg(rt, &out), "<rt> create failed: JSON specification file config.json not found");
+    assert_eq!(
+        msg(rt, &out),
+        "<rt> create failed: JSON specification file config.json not found"
+    );
     assert_no_state(rt);
 });
 
@@ -123,7 +148,10 @@ runtime_test!(wrong_type_names_field, |rt| {
     let out = rt.create(&id, &b).fails();
     let m = msg(rt, &out);
     // runc: "json: cannot unmarshal number into Go struct field Spec.ociVersion of type string"
-    assert!(m.starts_with("<rt> create failed: ") && m.contains("ociVersion"), "{m}");
+    assert!(
+        m.starts_with("<rt> create failed: ") && m.contains("ociVersion"),
+        "{m}"
+    );
     assert_no_state(rt);
 });
 
@@ -156,7 +184,10 @@ runtime_test!(missing_executable_run, |rt| {
     b.args(&["nosuchcmd"]);
     let out = rt.run_bundle(&b).fails();
     assert_eq!(out.code, Some(1));
-    assert!(msg(rt, &out).ends_with("executable file not found in $PATH"), "{out:?}");
+    assert!(
+        msg(rt, &out).ends_with("executable file not found in $PATH"),
+        "{out:?}"
+    );
     assert!(msg(rt, &out).starts_with("<rt> run failed: "), "{out:?}");
     assert_no_state(rt);
 });
@@ -187,7 +218,10 @@ runtime_test!(missing_bind_source, |rt| {
     // runc: <rt> create failed: unable to start container process: error during container
     // init: error mounting "/nonexistent-berth-src" to rootfs at "/mnt": stat
     // /nonexistent-berth-src: no such file or directory
-    assert!(m.contains("error mounting \"/nonexistent-berth-src\" to rootfs at \"/mnt\""), "{m}");
+    assert!(
+        m.contains("error mounting \"/nonexistent-berth-src\" to rootfs at \"/mnt\""),
+        "{m}"
+    );
     assert_no_state(rt);
     // no mount left on the host
     let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -200,7 +234,15 @@ runtime_test!(failed_create_leaves_no_process, |rt| {
     let id = rt.id("noproc");
     let pidfile = rt.work().join("pid");
     b.write();
-    rt.run(&["create", "--pid-file", pidfile.to_str().unwrap(), "--bundle", bpath(&b), &id]).fails();
+    rt.run(&[
+        "create",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        "--bundle",
+        bpath(&b),
+        &id,
+    ])
+    .fails();
     // No process still has the bundle's rootfs as its root.
     let rootfs = b.rootfs();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -208,7 +250,12 @@ runtime_test!(failed_create_leaves_no_process, |rt| {
             continue;
         }
         if let Ok(r) = std::fs::read_link(e.path().join("root")) {
-            assert_ne!(r, rootfs, "process {:?} left in the container", e.file_name());
+            assert_ne!(
+                r,
+                rootfs,
+                "process {:?} left in the container",
+                e.file_name()
+            );
         }
     }
     assert_no_state(rt);
@@ -218,6 +265,9 @@ runtime_test!(no_state_after_failed_run, |rt| {
     let mut b = Bundle::new();
     b.set("process.cwd", json!("relative/cwd"));
     let out = rt.run_bundle(&b).fails();
-    assert_eq!(msg(rt, &out), "<rt> run failed: Cwd must be an absolute path");
+    assert_eq!(
+        msg(rt, &out),
+        "<rt> run failed: Cwd must be an absolute path"
+    );
     assert_no_state(rt);
 });

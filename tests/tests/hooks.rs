@@ -15,8 +15,15 @@ fn hooked(kind: &str, dir: &Path) -> Bundle {
     let mut b = Bundle::sh("sleep 0.2");
     b.bind(dir, "/hooks", &[]);
     b.set("annotations", json!({"org.example/a": "b"}));
-    let target = if kind == "startContainer" { Path::new("/hooks").to_path_buf() } else { dir.to_path_buf() };
-    b.push(&format!("hooks.{kind}"), hook(&format!("cat > {}/{kind}.json", target.display())));
+    let target = if kind == "startContainer" {
+        Path::new("/hooks").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    };
+    b.push(
+        &format!("hooks.{kind}"),
+        hook(&format!("cat > {}/{kind}.json", target.display())),
+    );
     b
 }
 
@@ -31,8 +38,10 @@ fn run_hook(rt: &Runtime, kind: &str) -> Value {
     rt.wait_status(&id, "stopped");
     rt.delete(&id).ok();
     let file = dir.path().join(format!("{kind}.json"));
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{kind} hook did not run: {e}"));
-    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{kind} state {text:?}: {e}"));
+    let text =
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{kind} hook did not run: {e}"));
+    let v: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{kind} state {text:?}: {e}"));
     assert_eq!(v["id"], id.as_str());
     assert_eq!(v["ociVersion"], "1.0.2-dev");
     assert_eq!(v["bundle"], b.path().to_str().unwrap());
@@ -49,35 +58,53 @@ fn run_hook(rt: &Runtime, kind: &str) -> Value {
 
 runtime_test!(hook_prestart, |rt| {
     let v = run_hook(rt, "prestart");
-    assert_eq!((v["status"].as_str(), &v["pid"]), (Some("creating"), &json!("host-pid")));
+    assert_eq!(
+        (v["status"].as_str(), &v["pid"]),
+        (Some("creating"), &json!("host-pid"))
+    );
 });
 
 runtime_test!(hook_create_runtime, |rt| {
     let v = run_hook(rt, "createRuntime");
-    assert_eq!((v["status"].as_str(), &v["pid"]), (Some("creating"), &json!("host-pid")));
+    assert_eq!(
+        (v["status"].as_str(), &v["pid"]),
+        (Some("creating"), &json!("host-pid"))
+    );
 });
 
 runtime_test!(hook_create_container, |rt| {
     // runs in the container's namespaces: runc reports the pid as seen there (1)
     let v = run_hook(rt, "createContainer");
-    assert_eq!((v["status"].as_str(), &v["pid"]), (Some("creating"), &json!(1)));
+    assert_eq!(
+        (v["status"].as_str(), &v["pid"]),
+        (Some("creating"), &json!(1))
+    );
 });
 
 runtime_test!(hook_start_container, |rt| {
     let v = run_hook(rt, "startContainer");
-    assert_eq!((v["status"].as_str(), &v["pid"]), (Some("created"), &json!(1)));
+    assert_eq!(
+        (v["status"].as_str(), &v["pid"]),
+        (Some("created"), &json!(1))
+    );
 });
 
 runtime_test!(hook_poststart, |rt| {
     // runc 1.1.5 reports "created" to poststart hooks
     let v = run_hook(rt, "poststart");
-    assert_eq!((v["status"].as_str(), &v["pid"]), (Some("created"), &json!("host-pid")));
+    assert_eq!(
+        (v["status"].as_str(), &v["pid"]),
+        (Some("created"), &json!("host-pid"))
+    );
 });
 
 runtime_test!(hook_poststop, |rt| {
     let v = run_hook(rt, "poststop");
     assert_eq!(v["status"], "stopped");
-    assert!(v.get("pid").is_none(), "no pid for a stopped container: {v}");
+    assert!(
+        v.get("pid").is_none(),
+        "no pid for a stopped container: {v}"
+    );
 });
 
 compare_test!(hook_state_keys_match_runc, |rt| -> Vec<String> {
@@ -95,10 +122,22 @@ runtime_test!(hooks_run_in_order, |rt| {
     let log = dir.path().join("log");
     let mut b = Bundle::sh("true");
     b.bind(dir.path(), "/hooks", &[]);
-    for kind in ["prestart", "createRuntime", "createContainer", "poststart", "poststop"] {
-        b.push(&format!("hooks.{kind}"), hook(&format!("echo {kind} >> {}", log.display())));
+    for kind in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "poststart",
+        "poststop",
+    ] {
+        b.push(
+            &format!("hooks.{kind}"),
+            hook(&format!("echo {kind} >> {}", log.display())),
+        );
     }
-    b.push("hooks.startContainer", hook("echo startContainer >> /hooks/log"));
+    b.push(
+        "hooks.startContainer",
+        hook("echo startContainer >> /hooks/log"),
+    );
     let id = rt.id("order");
     rt.create(&id, &b).ok();
     rt.start(&id).ok();
@@ -110,7 +149,14 @@ runtime_test!(hooks_run_in_order, |rt| {
     got[3..5].sort();
     assert_eq!(
         got,
-        ["prestart", "createRuntime", "createContainer", "poststart", "startContainer", "poststop"]
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "poststart",
+            "startContainer",
+            "poststop"
+        ]
     );
 });
 
@@ -126,7 +172,11 @@ runtime_test!(hook_env_and_args, |rt| {
     let id = rt.id("hookenv");
     rt.create(&id, &b).ok();
     let got = std::fs::read_to_string(dir.path().join("env")).unwrap();
-    assert_eq!(got.trim(), format!("{} hello", dir.path().display()), "{got}");
+    assert_eq!(
+        got.trim(),
+        format!("{} hello", dir.path().display()),
+        "{got}"
+    );
 });
 
 runtime_test!(hook_failure_fails_create, |rt| {
@@ -134,7 +184,11 @@ runtime_test!(hook_failure_fails_create, |rt| {
     b.push("hooks.createRuntime", hook("echo hook-said-no >&2; exit 3"));
     let id = rt.id("hookfail");
     let out = rt.create(&id, &b).fails();
-    assert!(rt.root_entries().is_empty(), "state left: {:?}", rt.root_entries());
+    assert!(
+        rt.root_entries().is_empty(),
+        "state left: {:?}",
+        rt.root_entries()
+    );
     assert!(out.stderr.contains("exit status 3"), "{out:?}");
 });
 
@@ -143,7 +197,11 @@ runtime_test!(hook_prestart_failure_fails_create, |rt| {
     b.push("hooks.prestart", hook("exit 1"));
     let id = rt.id("prefail");
     rt.create(&id, &b).fails();
-    assert!(rt.root_entries().is_empty(), "state left: {:?}", rt.root_entries());
+    assert!(
+        rt.root_entries().is_empty(),
+        "state left: {:?}",
+        rt.root_entries()
+    );
 });
 
 runtime_test!(hook_timeout, |rt| {
@@ -154,9 +212,20 @@ runtime_test!(hook_timeout, |rt| {
     let id = rt.id("hooktimeout");
     let t = std::time::Instant::now();
     let out = rt.create(&id, &b).fails();
-    assert!(t.elapsed() < std::time::Duration::from_secs(10), "timeout not enforced: {:?}", t.elapsed());
-    assert!(out.stderr.contains("timeout") || out.stderr.contains("timed out"), "{out:?}");
-    assert!(rt.root_entries().is_empty(), "state left: {:?}", rt.root_entries());
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(10),
+        "timeout not enforced: {:?}",
+        t.elapsed()
+    );
+    assert!(
+        out.stderr.contains("timeout") || out.stderr.contains("timed out"),
+        "{out:?}"
+    );
+    assert!(
+        rt.root_entries().is_empty(),
+        "state left: {:?}",
+        rt.root_entries()
+    );
 });
 
 runtime_test!(poststop_failure_still_deletes, |rt| {
@@ -167,5 +236,9 @@ runtime_test!(poststop_failure_still_deletes, |rt| {
     rt.start(&id).ok();
     rt.wait_status(&id, "stopped");
     rt.delete(&id);
-    assert!(rt.root_entries().is_empty(), "state left: {:?}", rt.root_entries());
+    assert!(
+        rt.root_entries().is_empty(),
+        "state left: {:?}",
+        rt.root_entries()
+    );
 });

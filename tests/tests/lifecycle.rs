@@ -20,7 +20,10 @@ runtime_test!(create_reports_created, |rt| {
     assert_eq!(st["status"], "created");
     assert_eq!(st["id"], id.as_str());
     let pid = st["pid"].as_i64().unwrap();
-    assert!(pid > 0 && pid_alive(pid), "created container has a live init: {st}");
+    assert!(
+        pid > 0 && pid_alive(pid),
+        "created container has a live init: {st}"
+    );
 });
 
 runtime_test!(state_json_has_runc_keys, |rt| {
@@ -31,7 +34,19 @@ runtime_test!(state_json_has_runc_keys, |rt| {
     let st: Value = serde_json::from_str(&out.stdout).unwrap();
     let mut keys: Vec<&str> = st.as_object().unwrap().keys().map(|k| k.as_str()).collect();
     keys.sort();
-    assert_eq!(keys, ["bundle", "created", "id", "ociVersion", "owner", "pid", "rootfs", "status"]);
+    assert_eq!(
+        keys,
+        [
+            "bundle",
+            "created",
+            "id",
+            "ociVersion",
+            "owner",
+            "pid",
+            "rootfs",
+            "status"
+        ]
+    );
     assert_eq!(st["ociVersion"], "1.0.2-dev");
     assert_eq!(st["bundle"], bpath(&b));
     assert_eq!(st["rootfs"], b.rootfs().to_str().unwrap());
@@ -42,9 +57,29 @@ runtime_test!(state_json_has_runc_keys, |rt| {
         .lines()
         .filter_map(|l| l.strip_prefix("  \"").and_then(|r| r.split('"').next()))
         .collect();
-    assert_eq!(order, ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"]);
-    assert!(out.stdout.starts_with("{\n  \"ociVersion\""), "{:?}", out.stdout);
-    assert!(out.stdout.ends_with('}'), "no trailing newline after state JSON: {:?}", out.stdout);
+    assert_eq!(
+        order,
+        [
+            "ociVersion",
+            "id",
+            "pid",
+            "status",
+            "bundle",
+            "rootfs",
+            "created",
+            "owner"
+        ]
+    );
+    assert!(
+        out.stdout.starts_with("{\n  \"ociVersion\""),
+        "{:?}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.ends_with('}'),
+        "no trailing newline after state JSON: {:?}",
+        out.stdout
+    );
 });
 
 runtime_test!(state_json_has_annotations, |rt| {
@@ -62,7 +97,17 @@ runtime_test!(state_json_has_annotations, |rt| {
         .collect();
     assert_eq!(
         order,
-        ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "annotations", "owner"]
+        [
+            "ociVersion",
+            "id",
+            "pid",
+            "status",
+            "bundle",
+            "rootfs",
+            "created",
+            "annotations",
+            "owner"
+        ]
     );
 });
 
@@ -91,7 +136,10 @@ runtime_test!(start_twice_fails, |rt| {
     let b = sleeper();
     let id = rt.start_detached(&b);
     let out = rt.start(&id).fails();
-    assert_eq!(normalize_stderr(&out.stderr, rt.name()), "cannot start an already running container");
+    assert_eq!(
+        normalize_stderr(&out.stderr, rt.name()),
+        "cannot start an already running container"
+    );
 });
 
 runtime_test!(exited_is_stopped_with_pid_0, |rt| {
@@ -112,7 +160,11 @@ runtime_test!(delete_removes_state, |rt| {
     rt.start(&id).ok();
     rt.wait_status(&id, "stopped");
     rt.delete(&id).ok();
-    assert!(rt.root_entries().is_empty(), "state dir left: {:?}", rt.root_entries());
+    assert!(
+        rt.root_entries().is_empty(),
+        "state dir left: {:?}",
+        rt.root_entries()
+    );
     let out = rt.run(&["state", &id]).fails();
     assert!(out.stderr.contains("container does not exist"), "{out:?}");
 });
@@ -123,7 +175,9 @@ runtime_test!(delete_created_kills_init, |rt| {
     rt.create(&id, &b).ok();
     let pid = rt.pid(&id);
     rt.delete(&id).ok();
-    assert!(wait_for(std::time::Duration::from_secs(5), || !pid_alive(pid)));
+    assert!(wait_for(std::time::Duration::from_secs(5), || !pid_alive(
+        pid
+    )));
     assert!(rt.root_entries().is_empty());
 });
 
@@ -144,13 +198,23 @@ runtime_test!(delete_force_running, |rt| {
     let id = rt.start_detached(&b);
     let pid = rt.pid(&id);
     rt.delete_force(&id).ok();
-    assert!(wait_for(std::time::Duration::from_secs(5), || !pid_alive(pid)), "pid {pid} still alive");
-    assert!(rt.root_entries().is_empty(), "state dir left: {:?}", rt.root_entries());
+    assert!(
+        wait_for(std::time::Duration::from_secs(5), || !pid_alive(pid)),
+        "pid {pid} still alive"
+    );
+    assert!(
+        rt.root_entries().is_empty(),
+        "state dir left: {:?}",
+        rt.root_entries()
+    );
 });
 
 runtime_test!(delete_force_unknown_succeeds, |rt| {
     let out = rt.run(&["delete", "--force", "no-such-container"]);
-    assert!(out.success(), "delete --force of a missing container is not an error: {out:?}");
+    assert!(
+        out.success(),
+        "delete --force of a missing container is not an error: {out:?}"
+    );
 });
 
 runtime_test!(run_returns_exit_code, |rt| {
@@ -170,15 +234,24 @@ runtime_test!(run_removes_state_after_exit, |rt| {
     let b = Bundle::sh("echo ran");
     b.write();
     let id = rt.id("runrm");
-    assert_eq!(rt.run(&["run", "--bundle", bpath(&b), &id]).ok().stdout, "ran\n");
-    assert!(rt.root_entries().is_empty(), "run without --keep deletes: {:?}", rt.root_entries());
+    assert_eq!(
+        rt.run(&["run", "--bundle", bpath(&b), &id]).ok().stdout,
+        "ran\n"
+    );
+    assert!(
+        rt.root_entries().is_empty(),
+        "run without --keep deletes: {:?}",
+        rt.root_entries()
+    );
 });
 
 runtime_test!(run_detach, |rt| {
     let b = sleeper();
     b.write();
     let id = rt.id("detach");
-    let out = rt.run(&["run", "--detach", "--bundle", bpath(&b), &id]).ok();
+    let out = rt
+        .run(&["run", "--detach", "--bundle", bpath(&b), &id])
+        .ok();
     assert_eq!(out.stdout, "");
     assert_eq!(rt.status(&id), "running");
     let id2 = rt.id("detach-d");
@@ -201,7 +274,15 @@ runtime_test!(options_after_id, |rt| {
     b.write();
     let id = rt.id("optafter");
     let pidfile = rt.work().join("pid");
-    rt.run(&["create", &id, "--bundle", bpath(&b), "--pid-file", pidfile.to_str().unwrap()]).ok();
+    rt.run(&[
+        "create",
+        &id,
+        "--bundle",
+        bpath(&b),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+    ])
+    .ok();
     assert_eq!(rt.status(&id), "created");
     assert!(pidfile.exists());
 });
@@ -211,7 +292,15 @@ runtime_test!(pid_file, |rt| {
     b.write();
     let id = rt.id("pidfile");
     let pidfile = rt.work().join("container.pid");
-    rt.run(&["create", "--pid-file", pidfile.to_str().unwrap(), "--bundle", bpath(&b), &id]).ok();
+    rt.run(&[
+        "create",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        "--bundle",
+        bpath(&b),
+        &id,
+    ])
+    .ok();
     let content = std::fs::read_to_string(&pidfile).unwrap();
     // runc writes the bare number, no newline.
     assert_eq!(content, rt.pid(&id).to_string());
@@ -221,15 +310,28 @@ runtime_test!(pid_file_relative_to_cwd, |rt| {
     let b = sleeper();
     b.write();
     let id = rt.id("pidrel");
-    let mut cmd = rt.command(&["create", "--pid-file", "rel.pid", "--bundle", bpath(&b), &id]);
+    let mut cmd = rt.command(&[
+        "create",
+        "--pid-file",
+        "rel.pid",
+        "--bundle",
+        bpath(&b),
+        &id,
+    ]);
     cmd.current_dir(rt.work());
     rt.run_cmd(cmd).ok();
-    assert_eq!(std::fs::read_to_string(rt.work().join("rel.pid")).unwrap(), rt.pid(&id).to_string());
+    assert_eq!(
+        std::fs::read_to_string(rt.work().join("rel.pid")).unwrap(),
+        rt.pid(&id).to_string()
+    );
 });
 
 runtime_test!(list_empty_table, |rt| {
     let out = rt.list::<&str>(&[]).ok();
-    assert_eq!(out.stdout, "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n");
+    assert_eq!(
+        out.stdout,
+        "ID          PID         STATUS      BUNDLE      CREATED     OWNER\n"
+    );
 });
 
 runtime_test!(list_empty_json_is_null, |rt| {
@@ -264,7 +366,9 @@ runtime_test!(list_table, |rt| {
     let st = rt.state(&id);
     let out = rt.list::<&str>(&[]).ok();
     let rows = vec![
-        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec(),
+        ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+            .map(String::from)
+            .to_vec(),
         vec![
             id.clone(),
             st["pid"].to_string(),
@@ -289,11 +393,26 @@ runtime_test!(list_json, |rt| {
     let e = &arr[0];
     let mut keys: Vec<&str> = e.as_object().unwrap().keys().map(|k| k.as_str()).collect();
     keys.sort();
-    assert_eq!(keys, ["bundle", "created", "id", "ociVersion", "owner", "pid", "rootfs", "status"]);
+    assert_eq!(
+        keys,
+        [
+            "bundle",
+            "created",
+            "id",
+            "ociVersion",
+            "owner",
+            "pid",
+            "rootfs",
+            "status"
+        ]
+    );
     assert_eq!(e["id"], id.as_str());
     assert_eq!(e["pid"], st["pid"]);
     assert_eq!(e["status"], "created");
-    assert_eq!(e["owner"], "root", "list shows the owner's name, state shows \"\"");
+    assert_eq!(
+        e["owner"], "root",
+        "list shows the owner's name, state shows \"\""
+    );
     // compact, one line
     assert!(!out.stdout.trim_end().contains('\n'));
 });
@@ -304,7 +423,7 @@ runtime_test!(list_quiet, |rt| {
     let id2 = rt.id("q");
     rt.create(&id1, &b).ok();
     rt.create(&id2, &b).ok();
-    let mut expected = vec![id1.clone(), id2.clone()];
+    let mut expected = [id1.clone(), id2.clone()];
     expected.sort();
     let out = rt.list(&["-q"]).ok();
     assert_eq!(out.stdout, format!("{}\n", expected.join("\n")));
@@ -352,18 +471,36 @@ runtime_test!(kill_stopped_fails, |rt| {
     rt.start(&id).ok();
     rt.wait_status(&id, "stopped");
     let out = rt.kill(&id, "KILL").fails();
-    assert_eq!(normalize_stderr(&out.stderr, rt.name()), "container not running");
+    assert_eq!(
+        normalize_stderr(&out.stderr, rt.name()),
+        "container not running"
+    );
 });
 
 runtime_test!(kill_all, |rt| {
     let b = sleeper();
     let id = rt.start_detached(&b);
     let pidfile = rt.work().join("exec.pid");
-    rt.exec(&["--detach", "--pid-file", pidfile.to_str().unwrap(), &id, "sleep", "1000"]).ok();
-    let exec_pid: i64 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    rt.exec(&[
+        "--detach",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let exec_pid: i64 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     rt.track_pid(exec_pid);
     assert!(pid_alive(exec_pid));
     rt.run(&["kill", "--all", &id, "KILL"]).ok();
     rt.wait_status(&id, "stopped");
-    assert!(wait_for(std::time::Duration::from_secs(5), || !pid_alive(exec_pid)), "exec'd process survived --all");
+    assert!(
+        wait_for(std::time::Duration::from_secs(5), || !pid_alive(exec_pid)),
+        "exec'd process survived --all"
+    );
 });

@@ -5,16 +5,24 @@ use std::os::unix::fs::MetadataExt;
 
 fn userns(b: &mut Bundle) {
     b.namespace("user", None);
-    b.set("linux.uidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]));
-    b.set("linux.gidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]));
+    b.set(
+        "linux.uidMappings",
+        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+    );
+    b.set(
+        "linux.gidMappings",
+        json!([{"containerID": 0, "hostID": 100000, "size": 65536}]),
+    );
 }
 
 runtime_test!(user_namespace_maps, |rt| {
     let mut b = Bundle::sh("cat /proc/self/uid_map /proc/self/gid_map; id -u");
     userns(&mut b);
     let out = rt.output_of(&b);
-    let lines: Vec<String> =
-        out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    let lines: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
     assert_eq!(lines, ["0 100000 65536", "0 100000 65536", "0"]);
 });
 
@@ -36,7 +44,10 @@ runtime_test!(user_namespace_caps_inside, |rt| {
     // root in the new user namespace: the capabilities of the config, over its own ns
     let mut b = Bundle::sh("grep CapEff /proc/self/status");
     userns(&mut b);
-    assert_eq!(rt.output_of(&b).split_whitespace().collect::<Vec<_>>(), ["CapEff:", "0000000020000420"]);
+    assert_eq!(
+        rt.output_of(&b).split_whitespace().collect::<Vec<_>>(),
+        ["CapEff:", "0000000020000420"]
+    );
 });
 
 runtime_test!(pid_namespace, |rt| {
@@ -54,13 +65,25 @@ runtime_test!(net_namespace_only_lo, |rt| {
 runtime_test!(host_network_without_net_namespace, |rt| {
     let mut b = Bundle::sh("readlink /proc/self/ns/net");
     b.without_namespace("network");
-    assert_eq!(rt.output_of(&b).trim(), std::fs::read_link("/proc/self/ns/net").unwrap().to_str().unwrap());
+    assert_eq!(
+        rt.output_of(&b).trim(),
+        std::fs::read_link("/proc/self/ns/net")
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
 });
 
 runtime_test!(ipc_namespace, |rt| {
     let out = rt.output_of(&Bundle::sh("readlink /proc/self/ns/ipc"));
     assert!(out.starts_with("ipc:["), "{out}");
-    assert_ne!(out.trim(), std::fs::read_link("/proc/self/ns/ipc").unwrap().to_str().unwrap());
+    assert_ne!(
+        out.trim(),
+        std::fs::read_link("/proc/self/ns/ipc")
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
 });
 
 runtime_test!(cgroup_namespace, |rt| {
@@ -105,17 +128,36 @@ runtime_test!(join_missing_namespace_path_fails, |rt| {
     assert!(rt.root_entries().is_empty());
 });
 
-berth_only_test!(time_namespace, "runc 1.1.5 has no time namespace (added in runc 1.2)", |rt| {
-    let mut b = Bundle::sh("cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime");
-    b.namespace("time", None);
-    b.set("linux.timeOffsets", json!({
-        "monotonic": {"secs": 86400, "nanosecs": 0},
-        "boottime": {"secs": 172800, "nanosecs": 0}
-    }));
-    let out = rt.output_of(&b);
-    let lines: Vec<String> = out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
-    assert_eq!(lines[0..2], ["monotonic 86400 0", "boottime 172800 0"]);
-    let host_up: f64 = std::fs::read_to_string("/proc/uptime").unwrap().split_whitespace().next().unwrap().parse().unwrap();
-    let inside: f64 = lines[2].parse().unwrap();
-    assert!(inside >= host_up + 172800.0 - 5.0, "uptime {inside} vs host {host_up}");
-});
+berth_only_test!(
+    time_namespace,
+    "runc 1.1.5 has no time namespace (added in runc 1.2)",
+    |rt| {
+        let mut b = Bundle::sh("cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime");
+        b.namespace("time", None);
+        b.set(
+            "linux.timeOffsets",
+            json!({
+                "monotonic": {"secs": 86400, "nanosecs": 0},
+                "boottime": {"secs": 172800, "nanosecs": 0}
+            }),
+        );
+        let out = rt.output_of(&b);
+        let lines: Vec<String> = out
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert_eq!(lines[0..2], ["monotonic 86400 0", "boottime 172800 0"]);
+        let host_up: f64 = std::fs::read_to_string("/proc/uptime")
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let inside: f64 = lines[2].parse().unwrap();
+        assert!(
+            inside >= host_up + 172800.0 - 5.0,
+            "uptime {inside} vs host {host_up}"
+        );
+    }
+);

@@ -26,17 +26,27 @@ compare_test!(spec_rootless_identical, |rt| -> Vec<u8> {
 
 runtime_test!(spec_bundle_flag, |rt| {
     let dir = TempDir::new("specb");
-    rt.run(&["spec", "--bundle", dir.path().to_str().unwrap()]).ok();
-    let v: Value = serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    rt.run(&["spec", "--bundle", dir.path().to_str().unwrap()])
+        .ok();
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
     assert_eq!(v["ociVersion"], "1.0.2-dev");
 });
 
 runtime_test!(spec_refuses_to_overwrite, |rt| {
     let dir = TempDir::new("specx");
     std::fs::write(dir.path().join("config.json"), "keep").unwrap();
-    let out = rt.run(&["spec", "--bundle", dir.path().to_str().unwrap()]).fails();
-    assert_eq!(normalize_stderr(&out.stderr, rt.name()), "File config.json exists. Remove it first");
-    assert_eq!(std::fs::read_to_string(dir.path().join("config.json")).unwrap(), "keep");
+    let out = rt
+        .run(&["spec", "--bundle", dir.path().to_str().unwrap()])
+        .fails();
+    assert_eq!(
+        normalize_stderr(&out.stderr, rt.name()),
+        "File config.json exists. Remove it first"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("config.json")).unwrap(),
+        "keep"
+    );
 });
 
 runtime_test!(features_json, |rt| {
@@ -46,13 +56,41 @@ runtime_test!(features_json, |rt| {
     assert!(v["ociVersionMax"].as_str().unwrap().starts_with("1."));
     assert_eq!(
         v["hooks"],
-        json!(["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"])
+        json!([
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ])
     );
-    let mo: Vec<&str> = v["mountOptions"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
-    for o in ["bind", "rbind", "ro", "nosuid", "nodev", "noexec", "rshared", "rslave", "rprivate", "tmpcopyup"] {
+    let mo: Vec<&str> = v["mountOptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    for o in [
+        "bind",
+        "rbind",
+        "ro",
+        "nosuid",
+        "nodev",
+        "noexec",
+        "rshared",
+        "rslave",
+        "rprivate",
+        "tmpcopyup",
+    ] {
         assert!(mo.contains(&o), "mountOptions lacks {o}");
     }
-    let ns: Vec<&str> = v["linux"]["namespaces"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+    let ns: Vec<&str> = v["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
     for n in ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"] {
         assert!(ns.contains(&n), "namespaces lacks {n}");
     }

@@ -9,7 +9,15 @@ runtime_test!(terminal_console_socket, |rt| {
     b.set("process.terminal", json!(true));
     b.write();
     let id = rt.id("tty");
-    rt.run(&["create", "--console-socket", console.path_str(), "--bundle", b.path().to_str().unwrap(), &id]).ok();
+    rt.run(&[
+        "create",
+        "--console-socket",
+        console.path_str(),
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ])
+    .ok();
     rt.start(&id).ok();
     let out = console.output();
     assert_eq!(out, "/dev/pts/0\nis-a-tty\nhello\n");
@@ -33,7 +41,16 @@ runtime_test!(console_socket_without_terminal_fails, |rt| {
     let b = Bundle::sh("true");
     b.write();
     let id = rt.id("sockonly");
-    let out = rt.run(&["create", "--console-socket", console.path_str(), "--bundle", b.path().to_str().unwrap(), &id]).fails();
+    let out = rt
+        .run(&[
+            "create",
+            "--console-socket",
+            console.path_str(),
+            "--bundle",
+            b.path().to_str().unwrap(),
+            &id,
+        ])
+        .fails();
     assert_eq!(
         normalize_stderr(&out.stderr, rt.name()),
         "<rt> create failed: cannot use console socket if <rt> will not detach or allocate tty"
@@ -52,7 +69,14 @@ runtime_test!(preserve_fds, |rt| {
     let b = Bundle::sh("cat <&3; echo; echo LISTEN_FDS=$LISTEN_FDS");
     b.write();
     let id = rt.id("pfds");
-    let mut cmd = rt.command(&["run", "--preserve-fds", "1", "--bundle", b.path().to_str().unwrap(), &id]);
+    let mut cmd = rt.command(&[
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
     cmd.with_fds(vec![(f.as_raw_fd(), 3)]);
     let out = rt.run_cmd(cmd).ok();
     assert_eq!(out.stdout, "through-fd-3\nLISTEN_FDS=\n");
@@ -79,7 +103,14 @@ runtime_test!(listen_fds, |rt| {
     let mut cmd = std::process::Command::new("/bin/sh");
     cmd.args(["-c", "LISTEN_PID=$$ exec \"$0\" \"$@\""])
         .arg(&rt.bin)
-        .args(["--root", rt.root().to_str().unwrap(), "run", "--bundle", b.path().to_str().unwrap(), &id])
+        .args([
+            "--root",
+            rt.root().to_str().unwrap(),
+            "run",
+            "--bundle",
+            b.path().to_str().unwrap(),
+            &id,
+        ])
         .stdin(std::process::Stdio::null())
         .env("LISTEN_FDS", "1");
     cmd.with_fds(vec![(f.as_raw_fd(), 3)]);

@@ -12,18 +12,30 @@ fn sh_out(rt: &Runtime, script: &str, edit: impl FnOnce(&mut Bundle)) -> String 
 }
 
 runtime_test!(hostname_is_set, |rt| {
-    assert_eq!(sh_out(rt, "hostname", |b| { b.set("hostname", json!("berth-host")); }), "berth-host");
+    assert_eq!(
+        sh_out(rt, "hostname", |b| {
+            b.set("hostname", json!("berth-host"));
+        }),
+        "berth-host"
+    );
 });
 
-berth_only_test!(domainname_is_set, "runc 1.1.5 ignores domainname (added in runc 1.2)", |rt| {
-    let out = sh_out(rt, "cat /proc/sys/kernel/domainname", |b| {
-        b.set("domainname", json!("example.org"));
-    });
-    assert_eq!(out, "example.org");
-});
+berth_only_test!(
+    domainname_is_set,
+    "runc 1.1.5 ignores domainname (added in runc 1.2)",
+    |rt| {
+        let out = sh_out(rt, "cat /proc/sys/kernel/domainname", |b| {
+            b.set("domainname", json!("example.org"));
+        });
+        assert_eq!(out, "example.org");
+    }
+);
 
 runtime_test!(pid_is_1, |rt| {
-    assert_eq!(sh_out(rt, "echo $$; cut -d' ' -f1 /proc/self/stat", |_| {}), "1\n1");
+    assert_eq!(
+        sh_out(rt, "echo $$; cut -d' ' -f1 /proc/self/stat", |_| {}),
+        "1\n1"
+    );
 });
 
 runtime_test!(own_mount_namespace, |rt| {
@@ -38,7 +50,11 @@ runtime_test!(own_mount_namespace, |rt| {
 
 runtime_test!(proc_is_mounted, |rt| {
     let mi = sh_out(rt, "cat /proc/self/mountinfo", |_| {});
-    assert!(mi.lines().any(|l| l.split(' ').nth(4) == Some("/proc") && l.contains(" - proc ")), "{mi}");
+    assert!(
+        mi.lines()
+            .any(|l| l.split(' ').nth(4) == Some("/proc") && l.contains(" - proc ")),
+        "{mi}"
+    );
 });
 
 runtime_test!(root_is_pivoted, |rt| {
@@ -55,7 +71,13 @@ fn mount_table(mi: &str) -> Vec<String> {
         .map(|l| {
             let f: Vec<&str> = l.split(' ').collect();
             let sep = f.iter().position(|x| *x == "-").unwrap();
-            format!("{} {} {} {}", f[4], f[5], f[sep + 1], f.get(sep + 3).unwrap_or(&""))
+            format!(
+                "{} {} {} {}",
+                f[4],
+                f[5],
+                f[sep + 1],
+                f.get(sep + 3).unwrap_or(&"")
+            )
         })
         .collect()
 }
@@ -73,7 +95,10 @@ runtime_test!(user_uid_gid, |rt| {
 
 runtime_test!(additional_gids, |rt| {
     let out = sh_out(rt, "id; grep Groups /proc/self/status", |b| {
-        b.set("process.user", json!({"uid": 1000, "gid": 1000, "additionalGids": [2000, 65534]}));
+        b.set(
+            "process.user",
+            json!({"uid": 1000, "gid": 1000, "additionalGids": [2000, 65534]}),
+        );
     });
     assert_eq!(
         out.replace('\t', " ").trim_end(),
@@ -87,7 +112,12 @@ runtime_test!(root_has_no_supplementary_groups, |rt| {
 });
 
 runtime_test!(umask, |rt| {
-    assert_eq!(sh_out(rt, "umask", |b| { b.set("process.user.umask", json!(0o027)); }), "0027");
+    assert_eq!(
+        sh_out(rt, "umask", |b| {
+            b.set("process.user.umask", json!(0o027));
+        }),
+        "0027"
+    );
 });
 
 runtime_test!(default_umask, |rt| {
@@ -95,11 +125,21 @@ runtime_test!(default_umask, |rt| {
 });
 
 runtime_test!(cwd, |rt| {
-    assert_eq!(sh_out(rt, "pwd", |b| { b.set("process.cwd", json!("/tmp")); }), "/tmp");
+    assert_eq!(
+        sh_out(rt, "pwd", |b| {
+            b.set("process.cwd", json!("/tmp"));
+        }),
+        "/tmp"
+    );
 });
 
 runtime_test!(cwd_created_if_missing, |rt| {
-    assert_eq!(sh_out(rt, "pwd", |b| { b.set("process.cwd", json!("/work/dir")); }), "/work/dir");
+    assert_eq!(
+        sh_out(rt, "pwd", |b| {
+            b.set("process.cwd", json!("/work/dir"));
+        }),
+        "/work/dir"
+    );
 });
 
 runtime_test!(env_is_passed, |rt| {
@@ -111,9 +151,13 @@ runtime_test!(env_is_passed, |rt| {
 
 compare_test!(env_matches_runc, |rt| -> String {
     // runc adds HOME from /etc/passwd when the config has none.
-    let out = sh_out(rt, "env | grep -v '^PWD=' | grep -v '^SHLVL=' | sort", |b| {
-        b.push("process.env", json!("A=1"));
-    });
+    let out = sh_out(
+        rt,
+        "env | grep -v '^PWD=' | grep -v '^SHLVL=' | sort",
+        |b| {
+            b.push("process.env", json!("A=1"));
+        },
+    );
     assert!(out.contains("HOME=/root"), "{out}");
     out
 });
@@ -127,9 +171,15 @@ runtime_test!(home_from_passwd_for_user, |rt| {
 
 runtime_test!(rlimit_nofile, |rt| {
     let out = sh_out(rt, "grep 'Max open files' /proc/self/limits", |b| {
-        b.set("process.rlimits", json!([{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 2048}]));
+        b.set(
+            "process.rlimits",
+            json!([{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 2048}]),
+        );
     });
-    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["Max", "open", "files", "512", "2048", "files"]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["Max", "open", "files", "512", "2048", "files"]
+    );
 });
 
 runtime_test!(rlimit_default_from_spec, |rt| {
@@ -138,9 +188,15 @@ runtime_test!(rlimit_default_from_spec, |rt| {
 
 runtime_test!(rlimit_other, |rt| {
     let out = sh_out(rt, "grep 'Max processes' /proc/self/limits", |b| {
-        b.push("process.rlimits", json!({"type": "RLIMIT_NPROC", "soft": 300, "hard": 400}));
+        b.push(
+            "process.rlimits",
+            json!({"type": "RLIMIT_NPROC", "soft": 300, "hard": 400}),
+        );
     });
-    assert_eq!(out.split_whitespace().collect::<Vec<_>>()[2..4], ["300", "400"]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>()[2..4],
+        ["300", "400"]
+    );
 });
 
 runtime_test!(oom_score_adj, |rt| {
@@ -206,14 +262,20 @@ compare_test!(capabilities_non_root_user, |rt| -> Vec<String> {
 
 runtime_test!(no_new_privileges_set, |rt| {
     let out = sh_out(rt, "grep NoNewPrivs /proc/self/status", |_| {});
-    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["NoNewPrivs:", "1"]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["NoNewPrivs:", "1"]
+    );
 });
 
 runtime_test!(no_new_privileges_unset, |rt| {
     let out = sh_out(rt, "grep NoNewPrivs /proc/self/status", |b| {
         b.set("process.noNewPrivileges", json!(false));
     });
-    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["NoNewPrivs:", "0"]);
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["NoNewPrivs:", "0"]
+    );
 });
 
 runtime_test!(sysctl_net, |rt| {
@@ -231,19 +293,29 @@ runtime_test!(sysctl_ipc, |rt| {
 });
 
 runtime_test!(readonly_rootfs, |rt| {
-    let out = sh_out(rt, "touch /x 2>&1 && echo WROTE; grep -c ' / .* ro,' /proc/self/mountinfo", |_| {});
+    let out = sh_out(
+        rt,
+        "touch /x 2>&1 && echo WROTE; grep -c ' / .* ro,' /proc/self/mountinfo",
+        |_| {},
+    );
     assert!(!out.contains("WROTE"), "{out}");
     assert!(out.contains("Read-only file system"), "{out}");
 });
 
 runtime_test!(writable_rootfs, |rt| {
-    let out = sh_out(rt, "touch /x && echo WROTE", |b| { b.writable(); });
+    let out = sh_out(rt, "touch /x && echo WROTE", |b| {
+        b.writable();
+    });
     assert_eq!(out, "WROTE");
 });
 
 runtime_test!(masked_paths_default, |rt| {
     // files are masked with /dev/null, directories with an empty read-only tmpfs
-    let out = sh_out(rt, "wc -c < /proc/keys; wc -c < /proc/timer_list; ls -A /sys/firmware | wc -l", |_| {});
+    let out = sh_out(
+        rt,
+        "wc -c < /proc/keys; wc -c < /proc/timer_list; ls -A /sys/firmware | wc -l",
+        |_| {},
+    );
     assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["0", "0", "0"]);
 });
 
@@ -279,18 +351,28 @@ runtime_test!(readonly_paths_custom, |rt| {
 });
 
 runtime_test!(tmpfs_mount_options, |rt| {
-    let out = sh_out(rt, "grep ' /scratch ' /proc/self/mountinfo; stat -c %a /scratch", |b| {
-        b.push(
-            "mounts",
-            json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+    let out = sh_out(
+        rt,
+        "grep ' /scratch ' /proc/self/mountinfo; stat -c %a /scratch",
+        |b| {
+            b.push(
+                "mounts",
+                json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
                    "options": ["nosuid", "nodev", "noexec", "size=1m", "mode=700"]}),
-        );
-    });
+            );
+        },
+    );
     let mut lines = out.lines();
     let mi = lines.next().unwrap();
     let f: Vec<&str> = mi.split(' ').collect();
-    assert!(f[5].contains("nosuid") && f[5].contains("nodev") && f[5].contains("noexec"), "{mi}");
-    assert!(mi.contains(" - tmpfs tmpfs ") && mi.contains("size=1024k") && mi.contains("mode=700"), "{mi}");
+    assert!(
+        f[5].contains("nosuid") && f[5].contains("nodev") && f[5].contains("noexec"),
+        "{mi}"
+    );
+    assert!(
+        mi.contains(" - tmpfs tmpfs ") && mi.contains("size=1024k") && mi.contains("mode=700"),
+        "{mi}"
+    );
     assert_eq!(lines.next(), Some("700"));
 });
 
@@ -300,33 +382,47 @@ runtime_test!(bind_mount, |rt| {
     let mut b = Bundle::sh("cat /data/in; echo from-container > /data/out");
     b.bind(host.path(), "/data", &[]);
     assert_eq!(rt.output_of(&b), "from-host");
-    assert_eq!(std::fs::read_to_string(host.path().join("out")).unwrap(), "from-container\n");
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("out")).unwrap(),
+        "from-container\n"
+    );
 });
 
 runtime_test!(bind_mount_file, |rt| {
     let host = TempDir::new("bindf");
     std::fs::write(host.path().join("f"), "one-file").unwrap();
     let mut b = Bundle::sh("cat /etc/bound");
-    b.push("mounts", json!({"destination": "/etc/bound", "type": "bind",
-                            "source": host.path().join("f"), "options": ["bind"]}));
+    b.push(
+        "mounts",
+        json!({"destination": "/etc/bound", "type": "bind",
+                            "source": host.path().join("f"), "options": ["bind"]}),
+    );
     assert_eq!(rt.output_of(&b), "one-file");
 });
 
 runtime_test!(ro_bind_mount, |rt| {
     let host = TempDir::new("robind");
-    let mut b = Bundle::sh("touch /data/f 2>/dev/null && echo WROTE; grep ' /data ' /proc/self/mountinfo");
+    let mut b =
+        Bundle::sh("touch /data/f 2>/dev/null && echo WROTE; grep ' /data ' /proc/self/mountinfo");
     b.bind(host.path(), "/data", &["ro", "nosuid", "nodev"]);
     let out = rt.output_of(&b);
     assert!(!out.contains("WROTE"), "{out}");
     let opts = out.split(' ').nth(5).unwrap();
-    assert!(opts.starts_with("ro,") && opts.contains("nosuid") && opts.contains("nodev"), "{out}");
+    assert!(
+        opts.starts_with("ro,") && opts.contains("nosuid") && opts.contains("nodev"),
+        "{out}"
+    );
     assert!(!host.path().join("f").exists());
 });
 
 fn optional_fields(line: &str) -> String {
     let f: Vec<&str> = line.split(' ').collect();
     let sep = f.iter().position(|x| *x == "-").unwrap();
-    f[6..sep].iter().map(|s| s.split(':').next().unwrap()).collect::<Vec<_>>().join(" ")
+    f[6..sep]
+        .iter()
+        .map(|s| s.split(':').next().unwrap())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 runtime_test!(mount_propagation_shared, |rt| {
@@ -345,24 +441,39 @@ runtime_test!(mount_propagation_private, |rt| {
 
 compare_test!(rootfs_propagation_matches_runc, |rt| -> Vec<String> {
     // The propagation tags of "/" and of a bind mount under each rootfsPropagation.
-    ["shared", "slave", "private", "rshared", "rslave", "rprivate"]
-        .iter()
-        .map(|p| {
-            let host = TempDir::new("rprop");
-            let mut b = Bundle::sh("awk '$5 == \"/\" || $5 == \"/data\"' /proc/self/mountinfo");
-            b.set("linux.rootfsPropagation", json!(p));
-            b.bind(host.path(), "/data", &[]);
-            let out = rt.output_of(&b);
-            format!("{p}: {}", out.lines().map(optional_fields).collect::<Vec<_>>().join(" | "))
-        })
-        .collect()
+    [
+        "shared", "slave", "private", "rshared", "rslave", "rprivate",
+    ]
+    .iter()
+    .map(|p| {
+        let host = TempDir::new("rprop");
+        let mut b = Bundle::sh("awk '$5 == \"/\" || $5 == \"/data\"' /proc/self/mountinfo");
+        b.set("linux.rootfsPropagation", json!(p));
+        b.bind(host.path(), "/data", &[]);
+        let out = rt.output_of(&b);
+        format!(
+            "{p}: {}",
+            out.lines()
+                .map(optional_fields)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        )
+    })
+    .collect()
 });
 
 runtime_test!(linux_devices, |rt| {
-    let out = sh_out(rt, "stat -c '%F %t %T %a %u %g' /dev/mynull; echo x > /dev/mynull && echo WROTE", |b| {
-        b.push("linux.devices", json!({"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3,
-                                       "fileMode": 0o640, "uid": 0, "gid": 5}));
-    });
+    let out = sh_out(
+        rt,
+        "stat -c '%F %t %T %a %u %g' /dev/mynull; echo x > /dev/mynull && echo WROTE",
+        |b| {
+            b.push(
+                "linux.devices",
+                json!({"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3,
+                                       "fileMode": 0o640, "uid": 0, "gid": 5}),
+            );
+        },
+    );
     assert_eq!(out, "character special file 1 3 640 0 5\nWROTE");
 });
 
@@ -384,7 +495,11 @@ runtime_test!(default_devices, |rt| {
 });
 
 runtime_test!(dev_symlinks, |rt| {
-    let out = sh_out(rt, "for l in fd stdin stdout stderr ptmx; do echo $l=$(readlink /dev/$l); done", |_| {});
+    let out = sh_out(
+        rt,
+        "for l in fd stdin stdout stderr ptmx; do echo $l=$(readlink /dev/$l); done",
+        |_| {},
+    );
     assert_eq!(
         out,
         "fd=/proc/self/fd\nstdin=/proc/self/fd/0\nstdout=/proc/self/fd/1\nstderr=/proc/self/fd/2\nptmx=pts/ptmx"
@@ -393,7 +508,17 @@ runtime_test!(dev_symlinks, |rt| {
 
 runtime_test!(dev_is_tmpfs_and_pts, |rt| {
     let mi = sh_out(rt, "cat /proc/self/mountinfo", |_| {});
-    for (mp, ty) in [("/dev", "tmpfs"), ("/dev/pts", "devpts"), ("/dev/shm", "tmpfs"), ("/dev/mqueue", "mqueue"), ("/sys", "sysfs")] {
-        assert!(mi.lines().any(|l| l.split(' ').nth(4) == Some(mp) && l.contains(&format!(" - {ty} "))), "{mp} {ty}: {mi}");
+    for (mp, ty) in [
+        ("/dev", "tmpfs"),
+        ("/dev/pts", "devpts"),
+        ("/dev/shm", "tmpfs"),
+        ("/dev/mqueue", "mqueue"),
+        ("/sys", "sysfs"),
+    ] {
+        assert!(
+            mi.lines()
+                .any(|l| l.split(' ').nth(4) == Some(mp) && l.contains(&format!(" - {ty} "))),
+            "{mp} {ty}: {mi}"
+        );
     }
 });
