@@ -1,0 +1,228 @@
+//! `exec` into a running container.
+
+use berth_tests::*;
+
+/// A running `sleep 1000` container; keep the bundle alive (runc's exec chdirs into it).
+fn running(rt: &Runtime) -> (Bundle, String) {
+    let mut b = Bundle::new();
+    b.args(&["sleep", "1000"]);
+    b.set("hostname", json!("exec-host"));
+    let id = rt.start_detached(&b);
+    (b, id)
+}
+
+runtime_test!(exec_args, |rt| {
+    let (_b, id) = running(rt);
+    let out = rt.exec(&[&id, "sh", "-c", "hostname; echo $$"]).ok();
+    assert_eq!(out.stdout.lines().next(), Some("exec-host"));
+    assert_ne!(out.stdout.lines().nth(1), Some("1"));
+});
+
+runtime_test!(exec_sees_container_pid_ns, |rt| {
+    let (_b, id) = running(rt);
+    let out = rt.exec(&[&id, "cat", "/proc/1/cmdline"]).ok();
+    assert_eq!(out.stdout, "sleep\x001000\x00");
+});
+
+runtime_test!(exec_exit_code, |rt| {
+    let (_b, id) = running(rt);
+    let out = rt.exec(&[&id, "sh", "-c", "exit 5"]);
+    assert_eq!(out.code, Some(5));
+});
+
+runtime_test!(exec_missing_executable, |rt| {
+    let (_b, id) = running(rt);
+    let out = rt.exec(&[&id, "nosuch"]);
+    assert_eq!(out.code, Some(255));
+    assert_eq!(
+        normalize_stderr(&out.stderr, rt.name()),
+        "exec failed: unable to start container process: exec: \"nosuch\": executable file not found in $PATH"
+    );
+});
+
+runtime_test!(exec_not_running_fails, |rt| {
+    let mut b = Bundle::new();
+    b.args(&["sleep", "1000"]);
+    let id = rt.id("execcreated");
+    rt.create(&id, &b).ok();
+    rt.kill(&id, "KILL").ok();
+    rt.wait_status(&id, "stopped");
+    let out = rt.exec(&[&id, "true"]).fails();
+    assert_eq!(
+        normalize_stderr(&out.stderr, rt.name()),
+        "exec failed: cannot exec in a stopped container"
+    );
+    assert_eq!(out.code, Some(255));
+});
+
+runtime_test!(exec_process_json, |rt| {
+    let (_b, id) = running(rt);
+    let p = rt.work().join("process.json");
+    std::fs::write(
+        &p,
+        serde_json::to_vec(&json!({
+            "terminal": false,
+            "user": {"uid": 1000, "gid": 1000},
+            "args": ["sh", "-c", "id -u; pwd; echo $PJ"],
+            "env": ["PATH=/bin", "PJ=from-process-json"],
+            "cwd": "/tmp",
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = rt.exec(&["--process", p.to_str().unwrap(), &id]).ok();
+    assert_eq!(out.stdout, "1000\n/tmp\nfrom-process-json\n");
+});
+
+runtime_test!(exec_env, |rt| {
+    let (_b, id) = running(rt);
+    let out = rt
+        .exec(&[
+            "--env",
+            "FOO=bar",
+            "--env",
+            "BAZ=qux",
+            &id,
+            "sh",
+            "-c",
+            "echo $FOO $BAZ",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "bar qux\n");
+});
+
+runtime_test!(exec_cwd, |rt| {
+    let (_b, id) = running(rt);
+    assert_eq!(
+        rt.exec(&["--cwd", "/etc", &id, "pwd"]).ok().stdout,
+        "/etc\n"
+    );
+});
+
+runtime_test!(exec_user, |rt| {
+    let (_b, id) = running(rt);
+    assert_eq!(
+        rt.exec(&["--user", "1000:1000", &id, "id"]).ok().stdout,
+        "uid=1000(user) gid=1000(user)\n"
+    );
+});
+
+runtime_test!(exec_additional_gids, |rt| {
+    let (_b, id) = running(rt);
+    let out = rt
+        .exec(&[
+            "--user",
+            "1000:1000",
+            "--additional-gids",
+            "2000",
+            &id,
+            "id",
+        ])
+        .ok();
+    assert_eq!(
+        out.stdout,
+        "uid=1000(user) gid=1000(user) groups=2000(extra)\n"
+    );
+});
+
+runtime_test!(exec_cap, |rt| {
+    let (_b, id) = running(rt);
+    let out = rt
+        .exec(&[
+            "--cap",
+            "CAP_CHOWN",
+            &id,
+            "grep",
+            "CapEff",
+            "/proc/self/status",
+        ])
+        .ok();
+    assert_eq!(
+        out.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["CapEff:", "0000000020000421"]
+    );
+});
+
+runtime_test!(exec_no_new_privs, |rt| {
+    let mut b = Bundle::new();
+    b.args(&["sleep", "1000"]);
+    b.set("process.noNewPrivileges", json!(false));
+    let id = rt.start_detached(&b);
+    let out = rt
+        .exec(&[&id, "grep", "NoNewPrivs", "/proc/self/status"])
+        .ok();
+    assert!(out.stdout.trim_end().ends_with('0'), "{out:?}");
+    let out = rt
+        .exec(&[
+            "--no-new-privs",
+            &id,
+            "grep",
+            "NoNewPrivs",
+            "/proc/self/status",
+        ])
+        .ok();
+    assert!(out.stdout.trim_end().ends_with('1'), "{out:?}");
+});
+
+runtime_test!(exec_tty, |rt| {
+    let (_b, id) = running(rt);
+    let console = ConsoleSocket::new(rt.work());
+    let out = rt
+        .exec(&[
+            "--tty",
+            "--detach",
+            "--console-socket",
+            console.path_str(),
+            &id,
+            "sh",
+            "-c",
+            "tty; echo exec-tty",
+        ])
+        .ok();
+    assert_eq!(out.stdout, "");
+    let got = console.output();
+    assert!(
+        got.starts_with("/dev/pts/") && got.ends_with("\nexec-tty\n"),
+        "{got:?}"
+    );
+});
+
+runtime_test!(exec_detach_pid_file, |rt| {
+    let (_b, id) = running(rt);
+    let pidfile = rt.work().join("exec.pid");
+    let t = std::time::Instant::now();
+    rt.exec(&[
+        "--detach",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    assert!(t.elapsed() < std::time::Duration::from_secs(10));
+    let pid: i64 = std::fs::read_to_string(&pidfile).unwrap().parse().unwrap();
+    rt.track_pid(pid);
+    assert!(pid_alive(pid));
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap(),
+        "sleep\x001000\x00"
+    );
+    // it runs in the container's pid namespace
+    let init = rt.pid(&id);
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap(),
+        std::fs::read_link(format!("/proc/{init}/ns/pid")).unwrap()
+    );
+});
+
+runtime_test!(exec_preserve_fds, |rt| {
+    use std::os::fd::AsRawFd;
+    let (_b, id) = running(rt);
+    let p = rt.work().join("fd3");
+    std::fs::write(&p, "exec-fd-3").unwrap();
+    let f = std::fs::File::open(&p).unwrap();
+    let mut cmd = rt.command(&["exec", "--preserve-fds", "1", &id, "sh", "-c", "cat <&3"]);
+    cmd.with_fds(vec![(f.as_raw_fd(), 3)]);
+    assert_eq!(rt.run_cmd(cmd).ok().stdout, "exec-fd-3");
+});

@@ -1,0 +1,99 @@
+//! `spec` and `features`.
+
+use berth_tests::*;
+
+fn spec_in(rt: &Runtime, args: &[&str]) -> Vec<u8> {
+    let dir = TempDir::new("spec");
+    let mut cmd = rt.command(&[&["spec"], args].concat());
+    cmd.current_dir(dir.path());
+    rt.run_cmd(cmd).ok();
+    std::fs::read(dir.path().join("config.json")).unwrap()
+}
+
+compare_test!(spec_default_identical, |rt| -> Vec<u8> {
+    let out = spec_in(rt, &[]);
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["process"]["terminal"], true);
+    out
+});
+
+compare_test!(spec_rootless_identical, |rt| -> Vec<u8> {
+    let out = spec_in(rt, &["--rootless"]);
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert!(v["linux"]["uidMappings"].is_array());
+    out
+});
+
+runtime_test!(spec_bundle_flag, |rt| {
+    let dir = TempDir::new("specb");
+    rt.run(&["spec", "--bundle", dir.path().to_str().unwrap()])
+        .ok();
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    assert_eq!(v["ociVersion"], "1.0.2-dev");
+});
+
+runtime_test!(spec_refuses_to_overwrite, |rt| {
+    let dir = TempDir::new("specx");
+    std::fs::write(dir.path().join("config.json"), "keep").unwrap();
+    let out = rt
+        .run(&["spec", "--bundle", dir.path().to_str().unwrap()])
+        .fails();
+    assert_eq!(
+        normalize_stderr(&out.stderr, rt.name()),
+        "File config.json exists. Remove it first"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("config.json")).unwrap(),
+        "keep"
+    );
+});
+
+runtime_test!(features_json, |rt| {
+    let out = rt.run(&["features"]).ok();
+    let v: Value = serde_json::from_str(&out.stdout).expect("features is JSON");
+    assert_eq!(v["ociVersionMin"], "1.0.0");
+    assert!(v["ociVersionMax"].as_str().unwrap().starts_with("1."));
+    assert_eq!(
+        v["hooks"],
+        json!([
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ])
+    );
+    let mo: Vec<&str> = v["mountOptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    for o in [
+        "bind",
+        "rbind",
+        "ro",
+        "nosuid",
+        "nodev",
+        "noexec",
+        "rshared",
+        "rslave",
+        "rprivate",
+        "tmpcopyup",
+    ] {
+        assert!(mo.contains(&o), "mountOptions lacks {o}");
+    }
+    let ns: Vec<&str> = v["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    for n in ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"] {
+        assert!(ns.contains(&n), "namespaces lacks {n}");
+    }
+    let caps = v["linux"]["capabilities"].as_array().unwrap();
+    assert!(caps.contains(&json!("CAP_SYS_ADMIN")) && caps.len() >= 38);
+});
