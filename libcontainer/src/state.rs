@@ -19,8 +19,9 @@ use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
 use crate::utils::write_atomic;
 
-/// The OCI runtime-spec version Berth implements, as reported in `ociVersion`.
-pub const OCI_VERSION: &str = oci_spec::runtime::VERSION;
+/// `ociVersion` in state documents: the value runc 1.1.5 reports, which clients and the
+/// comparison tests expect. (`berth features` reports the range Berth parses.)
+pub const OCI_VERSION: &str = "1.0.2-dev";
 
 /// Version of the on-disk record format; bumped when [`Record`] changes incompatibly.
 const RECORD_VERSION: u32 = 1;
@@ -85,9 +86,9 @@ pub struct State {
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub created: String,
-    pub owner: String,
     #[serde(skip_serializing_if = "HashMap::is_empty")]
     pub annotations: HashMap<String, String>,
+    pub owner: String,
 }
 
 /// What Berth persists for a container between commands.

@@ -34,7 +34,7 @@ struct Cli {
     #[arg(long, global = true, hide = true)]
     criu: Option<PathBuf>,
     /// Ignore cgroup permission errors ('true', 'false', or 'auto')
-    #[arg(long, global = true, hide = true)]
+    #[arg(long, hide = true)]
     rootless: Option<String>,
     /// Print the version
     #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
@@ -89,6 +89,14 @@ fn main() {
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                 e.exit()
             }
+            clap::error::ErrorKind::MissingRequiredArgument => {
+                // runc's wording: `runc: "create" requires exactly 1 argument(s)`.
+                let cmd = std::env::args()
+                    .skip(1)
+                    .find(|a| !a.starts_with('-'))
+                    .unwrap_or_default();
+                logging::fatal(&format!("berth: {cmd:?} requires exactly 1 argument(s)"));
+            }
             _ => {
                 let text = e.to_string();
                 let first = text
@@ -106,7 +114,7 @@ fn main() {
         other => logging::fatal(&format!("invalid log-format: {other}")),
     };
     if let Err(e) = logging::init(cli.log.as_deref(), format, cli.debug) {
-        logging::fatal(&format!("{e:#}"));
+        logging::fatal(&error_text(&e));
     }
     if cli.systemd_cgroup {
         logging::fatal(
@@ -133,8 +141,26 @@ fn main() {
         Ok(code) => std::process::exit(code),
         // runc's exec exits 255 on its own failures, keeping 1..254 for the process's.
         Err(e) if matches!(cli.command, Command::Exec(_)) => {
-            logging::fatal_with_code(&format!("{e:#}"), 255)
+            logging::fatal_with_code(&error_text(&e), 255)
         }
-        Err(e) => logging::fatal(&format!("{e:#}")),
+        Err(e) => logging::fatal(&error_text(&e)),
     }
+}
+
+/// One line for the whole error chain, Go style ("outer: inner: cause"). Library errors
+/// already carry their cause in their text, so a cause that the message so far ends with
+/// is not repeated.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }

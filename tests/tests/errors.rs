@@ -109,12 +109,12 @@ runtime_test!(bad_signal_number, |rt| {
 runtime_test!(missing_bundle, |rt| {
     let id = rt.id("nobundle");
     let out = rt
-        .run(&["create", "--bundle", "/nonexistent-berth-bundle", &id])
+        .run(&["create", "--bundle", "/nonexistent-rt-bundle", &id])
         .fails();
     assert_eq!(out.code, Some(1));
     assert_eq!(
         msg(rt, &out),
-        "<rt> create failed: chdir /nonexistent-berth-bundle: no such file or directory"
+        "<rt> create failed: chdir /nonexistent-rt-bundle: no such file or directory"
     );
     assert_no_state(rt);
 });
@@ -206,20 +206,20 @@ runtime_test!(missing_executable_absolute, |rt| {
 
 runtime_test!(missing_bind_source, |rt| {
     let mut b = Bundle::sh("true");
-    b.bind(std::path::Path::new("/nonexistent-berth-src"), "/mnt", &[]);
+    b.bind(std::path::Path::new("/nonexistent-rt-src"), "/mnt", &[]);
     let id = rt.id("nosrc");
     let out = rt.create(&id, &b).fails();
     assert_eq!(out.code, Some(1));
     let m = msg(rt, &out);
     assert!(
-        m.contains("/nonexistent-berth-src") && m.ends_with("no such file or directory"),
+        m.contains("/nonexistent-rt-src") && m.ends_with("no such file or directory"),
         "{m}"
     );
     // runc: <rt> create failed: unable to start container process: error during container
-    // init: error mounting "/nonexistent-berth-src" to rootfs at "/mnt": stat
-    // /nonexistent-berth-src: no such file or directory
+    // init: error mounting "/nonexistent-rt-src" to rootfs at "/mnt": stat
+    // /nonexistent-rt-src: no such file or directory
     assert!(
-        m.contains("error mounting \"/nonexistent-berth-src\" to rootfs at \"/mnt\""),
+        m.contains("error mounting \"/nonexistent-rt-src\" to rootfs at \"/mnt\""),
         "{m}"
     );
     assert_no_state(rt);

@@ -91,7 +91,7 @@ impl ContainerBuilder {
             }
             (Console::Socket(_) | Console::Fd(_), false) => {
                 return Err(Error::InvalidState(
-                    "cannot use console socket if berth will not allocate tty".into(),
+                    "cannot use console socket if berth will not detach or allocate tty".into(),
                 ))
             }
             _ => {}

@@ -55,7 +55,7 @@ impl Container {
             (Console::None, false) => None,
             (_, false) => {
                 return Err(Error::InvalidState(
-                    "cannot use console socket if berth will not allocate tty".into(),
+                    "cannot use console socket if berth will not detach or allocate tty".into(),
                 ))
             }
         };

@@ -70,7 +70,7 @@ fn send_checked(pid: i32, start_time: u64, sig: Sig) -> Result<()> {
     };
     if ret < 0 {
         return Err(Error::sys(
-            format!("signal {} to container init", sig),
+            "unable to signal init",
             nix::errno::Errno::last(),
         ));
     }

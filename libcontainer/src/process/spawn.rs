@@ -69,6 +69,7 @@ pub(crate) fn spawn(
             channel: parent,
         };
         if let Err(e) = release_child(req, &spawned, pid) {
+            let e = child_error_or(&spawned.channel, e);
             kill_and_reap(pid);
             return Err(e);
         }
@@ -86,28 +87,37 @@ pub(crate) fn spawn(
         unsafe { libc::_exit(1) };
     }
     drop(child);
+    let spawned = Spawned {
+        pid,
+        channel: parent,
+    };
     let result = (|| {
-        let spawned = Spawned {
-            pid,
-            channel: parent,
-        };
         if req.plan.creates(LinuxNamespaceType::User) {
             spawned.channel.expect(&Message::WriteIdMaps)?;
         }
-        release_child(req, &spawned, pid)?;
+        release_child(req, &spawned, pid).map_err(|e| child_error_or(&spawned.channel, e))?;
         match spawned.channel.recv()? {
-            Some(Message::Pid(p)) => Ok(Spawned {
-                pid: Pid::from_raw(p),
-                channel: spawned.channel,
-            }),
+            Some(Message::Pid(p)) => Ok(Pid::from_raw(p)),
             Some(Message::Failed(text)) => Err(Error::Start(text)),
             other => Err(Error::Start(format!(
                 "intermediate process: unexpected {other:?}"
             ))),
         }
-    })();
+    })()
+    .map(|pid| Spawned {
+        pid,
+        channel: spawned.channel,
+    });
     let _ = waitpid(pid, None);
     result
+}
+
+/// When talking to the child failed (it hung up), the child usually said why first.
+fn child_error_or(ch: &Channel, e: Error) -> Error {
+    match ch.recv() {
+        Ok(Some(Message::Failed(text))) => Error::Start(text),
+        _ => e,
+    }
 }
 
 /// Parent side: write id maps, place in the cgroup, and send `Continue`.

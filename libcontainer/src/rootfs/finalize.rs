@@ -17,9 +17,10 @@ use super::RootfsError;
 
 /// Called after [`enter`](super::enter).
 pub fn finalize(spec: &Spec) -> Result<(), RootfsError> {
-    if let Some(p) = root_propagation(spec)? {
-        mount_path(None, Path::new("/"), None, p, None)?;
-    }
+    // runc 1.1.5 applies rootfsPropagation only before pivot_root (to the host copy of
+    // "/"); the new root comes from a private parent, so the container sees no peer group.
+    // Newer runc re-applies it here; we follow the reference we are compared against.
+    root_propagation(spec)?;
     let linux = spec.linux().as_ref();
     for p in linux
         .and_then(|l| l.readonly_paths().as_ref())

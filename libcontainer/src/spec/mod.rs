@@ -16,12 +16,12 @@ pub(crate) use validate::validate_process;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpecError {
-    #[error("bundle {}: {source}", path.display())]
+    #[error("chdir {}: {cause}", path.display())]
     Bundle {
         path: PathBuf,
-        source: crate::error::SysError,
+        cause: crate::error::SysError,
     },
-    #[error("JSON specification file {} not found", path.display())]
+    #[error("JSON specification file config.json not found")]
     ConfigMissing { path: PathBuf },
     #[error("{}: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
@@ -32,7 +32,8 @@ pub enum SpecError {
         field: String,
         message: String,
     },
-    #[error("config.json: {field}: {message}")]
+    /// `message` names the field (runc's wording where runc has one).
+    #[error("{message}")]
     Invalid { field: String, message: String },
     #[error("invalid rootfs: stat {}: {source}", path.display())]
     RootfsMissing {
@@ -46,10 +47,18 @@ pub enum SpecError {
 }
 
 impl SpecError {
+    /// "<field>: <message>".
     pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = format!("{field}: {}", message.into());
+        SpecError::Invalid { field, message }
+    }
+
+    /// runc's exact text for `field`, where clients or users know it.
+    pub(crate) fn runc(field: &str, message: &str) -> Self {
         SpecError::Invalid {
-            field: field.into(),
-            message: message.into(),
+            field: field.to_string(),
+            message: message.to_string(),
         }
     }
 }
@@ -98,12 +107,12 @@ pub fn load_bundle_config(bundle: &Path) -> Result<Spec, SpecError> {
     let bundle_abs = absolute(bundle)?;
     let meta = fs::metadata(&bundle_abs).map_err(|e| SpecError::Bundle {
         path: bundle_abs.clone(),
-        source: e.into(),
+        cause: e.into(),
     })?;
     if !meta.is_dir() {
         return Err(SpecError::Bundle {
             path: bundle_abs,
-            source: crate::error::SysError(nix::errno::Errno::ENOTDIR),
+            cause: crate::error::SysError(nix::errno::Errno::ENOTDIR),
         });
     }
     let path = bundle_abs.join("config.json");
@@ -178,7 +187,7 @@ fn absolute(path: &Path) -> Result<PathBuf, SpecError> {
     }
     let cwd = std::env::current_dir().map_err(|e| SpecError::Bundle {
         path: path.to_path_buf(),
-        source: e.into(),
+        cause: e.into(),
     })?;
     Ok(clean(&cwd.join(path)))
 }

@@ -119,12 +119,12 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), SpecError> {
 /// Checks what both `create` and `exec --process` need of a process.
 pub(crate) fn validate_process(process: &Process) -> Result<(), SpecError> {
     if process.args().as_ref().is_none_or(|a| a.is_empty()) {
-        return Err(SpecError::invalid("process.args", "args must not be empty"));
+        return Err(SpecError::runc("process.args", "args must not be empty"));
     }
     if !process.cwd().is_absolute() {
-        return Err(SpecError::invalid(
+        return Err(SpecError::runc(
             "process.cwd",
-            "cwd property must be an absolute path",
+            "Cwd must be an absolute path",
         ));
     }
     if let Some(env) = process.env() {
