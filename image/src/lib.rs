@@ -1,1 +1,31 @@
-//! berth-image: OCI images, Dockerfile builds and container networks (not implemented yet).
+//! berth-image: OCI images for Berth. A content-addressed store (`store`), import and
+//! export of OCI layouts (`layout`) and docker-archives (`archive`), layer unpacking with
+//! whiteouts (`unpack`), image config to runtime bundle (`bundle`), a registry v2 client
+//! (`registry`), and the bookkeeping behind `berth-image run/ps/rm/commit` (`containers`,
+//! `volumes`).
+
+pub mod archive;
+pub mod busybox;
+pub mod compose;
+pub mod compress;
+pub mod digest;
+pub mod error;
+pub mod layer;
+pub mod layout;
+pub mod oci;
+pub mod reference;
+pub mod scoped;
+pub mod sink;
+pub mod store;
+pub mod unpack;
+
+mod lock;
+mod util;
+
+#[doc(hidden)]
+pub mod testutil;
+
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use reference::Reference;
+pub use store::{Image, Store};
