@@ -227,3 +227,7 @@ fn clear_opaque(dir: &Path, dir_rel: &Path, created: &HashSet<PathBuf>) -> Resul
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "unpack_tests.rs"]
+mod tests;
