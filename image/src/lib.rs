@@ -9,6 +9,7 @@ pub mod bundle;
 pub mod busybox;
 pub mod compose;
 pub mod compress;
+pub mod containers;
 pub mod digest;
 pub mod error;
 pub mod layer;
@@ -17,8 +18,10 @@ pub mod oci;
 pub mod reference;
 pub mod scoped;
 pub mod sink;
+pub mod snapshot;
 pub mod store;
 pub mod unpack;
+pub mod volumes;
 
 mod lock;
 mod util;
