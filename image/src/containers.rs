@@ -41,7 +41,9 @@ impl Container {
 
 fn check_name(name: &str) -> Result<()> {
     if name.is_empty()
-        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
         || name.starts_with(['.', '-'])
     {
         return Err(Error::Usage(format!("invalid container name {name:?}")));
@@ -60,10 +62,14 @@ pub fn create(
 ) -> Result<Container> {
     let image = store.image(image_ref)?;
     let id = crate::util::random_hex(32);
-    let name = name.map(str::to_string).unwrap_or_else(|| id[..12].to_string());
+    let name = name
+        .map(str::to_string)
+        .unwrap_or_else(|| id[..12].to_string());
     check_name(&name)?;
     if list(store)?.iter().any(|c| c.name == name) {
-        return Err(Error::Usage(format!("container name {name:?} is already in use")));
+        return Err(Error::Usage(format!(
+            "container name {name:?} is already in use"
+        )));
     }
     for s in vol_specs {
         opts.binds.push(volumes::parse_spec(store, s)?.0);
@@ -102,7 +108,10 @@ pub fn create(
         let info = bundle::write_config(&image, &bdir, &opts)?;
         c.args = info.args;
         c.stop_signal = info.stop_signal;
-        snapshot::save(&snapshot::take(&bdir.join("rootfs"))?, &dir.join("snapshot.json"))?;
+        snapshot::save(
+            &snapshot::take(&bdir.join("rootfs"))?,
+            &dir.join("snapshot.json"),
+        )?;
         save(store, &c)?;
         Ok(c)
     })();
@@ -155,7 +164,12 @@ pub fn remove(store: &Store, c: &Container) -> Result<()> {
 }
 
 /// `commit`: the container's changes since it was made, as one new layer on its image.
-pub fn commit(store: &Store, c: &Container, new_name: &str, compression: Compression) -> Result<Digest> {
+pub fn commit(
+    store: &Store,
+    c: &Container,
+    new_name: &str,
+    compression: Compression,
+) -> Result<Digest> {
     let _w = store.writer_lock()?;
     let image = store.image_by_digest(&c.image_digest)?;
     let dir = c.dir(store);
@@ -196,8 +210,10 @@ fn add_path(l: &mut LayerBuilder, rootfs: &Path, rel: &str) -> Result<()> {
         h.set_link_name(&t).at(&p)?;
     } else if ft.is_char_device() || ft.is_block_device() {
         let rdev = m.rdev();
-        h.set_device_major(nix::sys::stat::major(rdev) as u32).at(&p)?;
-        h.set_device_minor(nix::sys::stat::minor(rdev) as u32).at(&p)?;
+        h.set_device_major(nix::sys::stat::major(rdev) as u32)
+            .at(&p)?;
+        h.set_device_minor(nix::sys::stat::minor(rdev) as u32)
+            .at(&p)?;
     }
     let xattrs: Vec<(String, Vec<u8>)> = xattr::list(&p)
         .map(|names| {
@@ -209,7 +225,11 @@ fn add_path(l: &mut LayerBuilder, rootfs: &Path, rel: &str) -> Result<()> {
                 .collect()
         })
         .unwrap_or_default();
-    let name = if ft.is_dir() { format!("{rel}/") } else { rel.to_string() };
+    let name = if ft.is_dir() {
+        format!("{rel}/")
+    } else {
+        rel.to_string()
+    };
     if ft.is_file() {
         let f = fs::File::open(&p).at(&p)?;
         l.raw(&mut h, Path::new(&name), &xattrs, f)

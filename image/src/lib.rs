@@ -16,6 +16,7 @@ pub mod layer;
 pub mod layout;
 pub mod oci;
 pub mod reference;
+pub mod registry;
 pub mod scoped;
 pub mod sink;
 pub mod snapshot;

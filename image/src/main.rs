@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "berth-image", version, about = "OCI images and bundles for the Berth runtime")]
+#[command(
+    name = "berth-image",
+    version,
+    about = "OCI images and bundles for the Berth runtime"
+)]
 pub struct Cli {
     /// Image store root
     #[arg(long, global = true, env = "BERTH_IMAGE_ROOT", default_value = berth_image::store::DEFAULT_ROOT)]

@@ -24,7 +24,9 @@ pub fn take(rootfs: &Path) -> Result<Snapshot> {
     let mut out = Snapshot::new();
     for e in walkdir::WalkDir::new(rootfs).min_depth(1) {
         let e = e.map_err(|e| Error::invalid(rootfs.display().to_string(), e))?;
-        let m = e.metadata().map_err(|e| Error::invalid(e.to_string(), "stat failed"))?;
+        let m = e
+            .metadata()
+            .map_err(|e| Error::invalid(e.to_string(), "stat failed"))?;
         let rel = e.path().strip_prefix(rootfs).unwrap_or(e.path());
         out.insert(
             rel.display().to_string(),

@@ -71,7 +71,8 @@ fn layer(entries: &[E]) -> Vec<u8> {
             }
             E::Xattr(p, k, v) => {
                 let key = format!("SCHILY.xattr.{k}");
-                b.append_pax_extensions([(key.as_str(), v.as_bytes())]).unwrap();
+                b.append_pax_extensions([(key.as_str(), v.as_bytes())])
+                    .unwrap();
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_mode(0o644);
                 b.append_data(&mut h, p, std::io::empty()).unwrap();
@@ -93,7 +94,14 @@ fn raw_names(h: &mut tar::Header, name: &str, link: &str) {
 }
 
 fn apply(root: &Path, entries: &[E]) -> crate::Result<()> {
-    apply_layer(root, &layer(entries)[..], "test", &UnpackOptions { preserve_owner: true })
+    apply_layer(
+        root,
+        &layer(entries)[..],
+        "test",
+        &UnpackOptions {
+            preserve_owner: true,
+        },
+    )
 }
 
 fn base(root: &Path) {
@@ -136,7 +144,12 @@ fn opaque_dir_before_and_after_new_content() {
     for marker_first in [true, false] {
         let t = tempdir("wh-opq");
         base(t.path());
-        let mut es = vec![E::Dir("etc/", 0o755), E::File("etc/new", "n"), E::Dir("etc/sub/", 0o755), E::File("etc/sub/x", "x")];
+        let mut es = vec![
+            E::Dir("etc/", 0o755),
+            E::File("etc/new", "n"),
+            E::Dir("etc/sub/", 0o755),
+            E::File("etc/sub/x", "x"),
+        ];
         if marker_first {
             es.insert(1, E::File("etc/.wh..wh..opq", ""));
         } else {
@@ -162,8 +175,16 @@ fn opaque_dir_before_and_after_new_content() {
 fn recreated_after_delete() {
     let t = tempdir("wh-recreate");
     base(t.path());
-    apply(t.path(), &[E::File("etc/.wh.sub", ""), E::File("etc/.wh.a", "")]).unwrap();
-    apply(t.path(), &[E::File("etc/a", "again"), E::Dir("etc/sub/", 0o755)]).unwrap();
+    apply(
+        t.path(),
+        &[E::File("etc/.wh.sub", ""), E::File("etc/.wh.a", "")],
+    )
+    .unwrap();
+    apply(
+        t.path(),
+        &[E::File("etc/a", "again"), E::Dir("etc/sub/", 0o755)],
+    )
+    .unwrap();
     assert_eq!(fs::read_to_string(t.path().join("etc/a")).unwrap(), "again");
     assert!(t.path().join("etc/sub").is_dir());
     assert!(!t.path().join("etc/sub/deep").exists());
@@ -173,7 +194,11 @@ fn recreated_after_delete() {
 fn file_replaces_dir_and_dir_replaces_file() {
     let t = tempdir("replace");
     base(t.path());
-    apply(t.path(), &[E::File("etc/sub", "now a file"), E::Dir("etc/a/", 0o755)]).unwrap();
+    apply(
+        t.path(),
+        &[E::File("etc/sub", "now a file"), E::Dir("etc/a/", 0o755)],
+    )
+    .unwrap();
     assert!(t.path().join("etc/sub").is_file());
     assert!(t.path().join("etc/a").is_dir());
 }
@@ -200,11 +225,18 @@ fn metadata_links_devices_xattrs() {
     assert_eq!(m.permissions().mode() & 0o7777, 0o640);
     assert_eq!(m.mtime(), 1_000_000);
     assert_eq!(m.ino(), fs::metadata(r.join("bin/tool2")).unwrap().ino());
-    assert_eq!(fs::read_link(r.join("bin/sh")).unwrap(), Path::new("busybox"));
+    assert_eq!(
+        fs::read_link(r.join("bin/sh")).unwrap(),
+        Path::new("busybox")
+    );
     let s = fs::metadata(r.join("bin/suid")).unwrap();
     if nix::unistd::geteuid().is_root() {
         assert_eq!((s.uid(), s.gid()), (1000, 2000));
-        assert_eq!(s.permissions().mode() & 0o7777, 0o4755, "setuid survives chown");
+        assert_eq!(
+            s.permissions().mode() & 0o7777,
+            0o4755,
+            "setuid survives chown"
+        );
         let n = fs::metadata(r.join("null")).unwrap();
         assert_eq!(n.rdev(), nix::sys::stat::makedev(1, 3));
     }
@@ -226,7 +258,15 @@ fn escapes_refused_or_confined() {
     assert!(e.to_string().contains(".."), "{e}");
     assert!(!outer.path().join("evil").exists());
     // Absolute symlink to the host root, then a write through it: lands inside.
-    apply(&root, &[E::Link("host", "/"), E::Link("up", "../../../.."), E::Dir("d/", 0o755)]).unwrap();
+    apply(
+        &root,
+        &[
+            E::Link("host", "/"),
+            E::Link("up", "../../../.."),
+            E::Dir("d/", 0o755),
+        ],
+    )
+    .unwrap();
     let host_target = outer.path().join("pwned");
     let through = format!("host{}", host_target.display());
     apply(&root, &[E::File(&through, "x"), E::File("up/pwned2", "y")]).unwrap();
@@ -246,6 +286,12 @@ fn truncated_layer_is_an_error() {
     let t = tempdir("trunc");
     let mut bytes = layer(&[E::File("big", &"x".repeat(5000))]);
     bytes.truncate(2048);
-    let e = apply_layer(t.path(), &bytes[..], "sha256:trunc", &UnpackOptions::default()).unwrap_err();
+    let e = apply_layer(
+        t.path(),
+        &bytes[..],
+        "sha256:trunc",
+        &UnpackOptions::default(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("sha256:trunc"), "{e}");
 }

@@ -10,12 +10,16 @@ use crate::store::Store;
 fn check_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 128
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
         && !name.starts_with(['.', '-']);
     if ok {
         Ok(())
     } else {
-        Err(Error::Usage(format!("invalid volume name {name:?}: want [A-Za-z0-9][A-Za-z0-9_.-]*")))
+        Err(Error::Usage(format!(
+            "invalid volume name {name:?}: want [A-Za-z0-9][A-Za-z0-9_.-]*"
+        )))
     }
 }
 
@@ -65,15 +69,25 @@ pub fn parse_spec(store: &Store, spec: &str) -> Result<(BindMount, Option<String
     let (src, dst, mode) = match parts.as_slice() {
         [s, d] => (*s, *d, "rw"),
         [s, d, m] => (*s, *d, *m),
-        _ => return Err(Error::Usage(format!("invalid volume spec {spec:?}: want SRC:DST[:ro|rw]"))),
+        _ => {
+            return Err(Error::Usage(format!(
+                "invalid volume spec {spec:?}: want SRC:DST[:ro|rw]"
+            )))
+        }
     };
     if !dst.starts_with('/') {
-        return Err(Error::Usage(format!("invalid volume spec {spec:?}: destination must be absolute")));
+        return Err(Error::Usage(format!(
+            "invalid volume spec {spec:?}: destination must be absolute"
+        )));
     }
     let readonly = match mode {
         "ro" => true,
         "rw" => false,
-        m => return Err(Error::Usage(format!("invalid volume spec {spec:?}: unknown mode {m:?}"))),
+        m => {
+            return Err(Error::Usage(format!(
+                "invalid volume spec {spec:?}: unknown mode {m:?}"
+            )))
+        }
     };
     let (source, name) = if src.starts_with('/') {
         let p = Path::new(src);

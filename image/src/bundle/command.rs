@@ -54,7 +54,14 @@ mod tests {
         // ENTRYPOINT + CMD
         assert_eq!(
             merge(Some(&ep), Some(&cmd), None, &[]).unwrap(),
-            v(&["/bin/chamber", "exec", "production", "--", "/bin/service", "-d"])
+            v(&[
+                "/bin/chamber",
+                "exec",
+                "production",
+                "--",
+                "/bin/service",
+                "-d"
+            ])
         );
         // no ENTRYPOINT: CMD alone, no shell added
         assert_eq!(merge(None, Some(&cmd), None, &[]).unwrap(), cmd);
@@ -69,13 +76,21 @@ mod tests {
             v(&["/bin/logwrap"])
         );
         assert_eq!(
-            merge(Some(&ep), Some(&cmd), Some(&v(&["/bin/logwrap"])), &v(&["/bin/service", "-e"]))
-                .unwrap(),
+            merge(
+                Some(&ep),
+                Some(&cmd),
+                Some(&v(&["/bin/logwrap"])),
+                &v(&["/bin/service", "-e"])
+            )
+            .unwrap(),
             v(&["/bin/logwrap", "/bin/service", "-e"])
         );
         // --entrypoint "" with no command: error; with a command: the command
         assert!(merge(Some(&ep), Some(&cmd), Some(&[]), &[]).is_err());
-        assert_eq!(merge(Some(&ep), Some(&cmd), Some(&[]), &v(&["ls"])).unwrap(), v(&["ls"]));
+        assert_eq!(
+            merge(Some(&ep), Some(&cmd), Some(&[]), &v(&["ls"])).unwrap(),
+            v(&["ls"])
+        );
         // shell form arrives as sh -c
         let sh = v(&["/bin/sh", "-c", "echo $HOME"]);
         assert_eq!(merge(None, Some(&sh), None, &[]).unwrap(), sh);

@@ -84,7 +84,13 @@ pub fn write_config(image: &Image, dir: &Path, opts: &RunOptions) -> Result<Bund
     let user_spec = opts.user.clone().or(rc.user.clone()).unwrap_or_default();
     let user = user::resolve(&rootfs, &user_spec)?;
     let hostname = opts.hostname.clone().unwrap_or_else(|| "berth".into());
-    let env = merge_env(rc.env.as_deref().unwrap_or_default(), &opts.env, &hostname, &user.home, opts.terminal);
+    let env = merge_env(
+        rc.env.as_deref().unwrap_or_default(),
+        &opts.env,
+        &hostname,
+        &user.home,
+        opts.terminal,
+    );
     let cwd = opts
         .workdir
         .clone()
@@ -92,7 +98,9 @@ pub fn write_config(image: &Image, dir: &Path, opts: &RunOptions) -> Result<Bund
         .filter(|w| !w.is_empty())
         .unwrap_or_else(|| "/".into());
     if !cwd.starts_with('/') {
-        return Err(Error::Usage(format!("working directory {cwd:?} is not absolute")));
+        return Err(Error::Usage(format!(
+            "working directory {cwd:?} is not absolute"
+        )));
     }
     // Create the working directory and mount points inside the rootfs (scoped).
     for p in std::iter::once(&cwd).chain(opts.binds.iter().map(|b| &b.destination)) {
@@ -173,7 +181,13 @@ fn network_files(dir: &Path, hostname: &str, host_network: bool) -> Result<Vec<B
     Ok(out)
 }
 
-fn merge_env(image: &[String], overrides: &[String], hostname: &str, home: &str, terminal: bool) -> Vec<String> {
+fn merge_env(
+    image: &[String],
+    overrides: &[String],
+    hostname: &str,
+    home: &str,
+    terminal: bool,
+) -> Vec<String> {
     let mut env: Vec<(String, String)> = Vec::new();
     let set = |kv: &str, env: &mut Vec<(String, String)>| {
         let (k, v) = match kv.split_once('=') {
@@ -207,11 +221,19 @@ fn merge_env(image: &[String], overrides: &[String], hostname: &str, home: &str,
 pub fn create(store: &Store, image: &Image, dir: &Path, opts: &RunOptions) -> Result<BundleInfo> {
     let fresh = !dir.exists();
     if !fresh && fs::read_dir(dir).at(dir)?.next().is_some() {
-        return Err(Error::invalid(dir.display().to_string(), "bundle directory is not empty"));
+        return Err(Error::invalid(
+            dir.display().to_string(),
+            "bundle directory is not empty",
+        ));
     }
-    let res = unpack_rootfs(store, image, &dir.join("rootfs")).and_then(|_| write_config(image, dir, opts));
+    let res = unpack_rootfs(store, image, &dir.join("rootfs"))
+        .and_then(|_| write_config(image, dir, opts));
     if res.is_err() {
-        let _ = if fresh { fs::remove_dir_all(dir) } else { clear_dir(dir) };
+        let _ = if fresh {
+            fs::remove_dir_all(dir)
+        } else {
+            clear_dir(dir)
+        };
     }
     res
 }

@@ -60,7 +60,11 @@ fn groups(text: &str) -> Vec<GrEntry> {
             Some(GrEntry {
                 name: f[0].into(),
                 gid: f[2].parse().ok()?,
-                members: f[3].split(',').filter(|m| !m.is_empty()).map(Into::into).collect(),
+                members: f[3]
+                    .split(',')
+                    .filter(|m| !m.is_empty())
+                    .map(Into::into)
+                    .collect(),
             })
         })
         .collect()
@@ -86,7 +90,9 @@ pub fn resolve_from(spec: &str, passwd_text: &str, group_text: &str) -> Result<R
     let entry = match u.parse::<u32>() {
         Ok(uid) => users.iter().find(|e| e.uid == uid),
         Err(_) => Some(users.iter().find(|e| e.name == u).ok_or_else(|| {
-            Error::Usage(format!("unable to find user {u}: no matching entries in passwd file"))
+            Error::Usage(format!(
+                "unable to find user {u}: no matching entries in passwd file"
+            ))
         })?),
     };
     let uid = match entry {
@@ -97,9 +103,15 @@ pub fn resolve_from(spec: &str, passwd_text: &str, group_text: &str) -> Result<R
     if let Some(g) = g {
         gid = match g.parse::<u32>() {
             Ok(n) => n,
-            Err(_) => grps.iter().find(|e| e.name == g).map(|e| e.gid).ok_or_else(|| {
-                Error::Usage(format!("unable to find group {g}: no matching entries in group file"))
-            })?,
+            Err(_) => grps
+                .iter()
+                .find(|e| e.name == g)
+                .map(|e| e.gid)
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
+                })?,
         };
     }
     let mut additional_gids = Vec::new();
@@ -137,7 +149,10 @@ mod tests {
         assert_eq!((r.uid, r.gid, r.home.as_str()), (1234, 55, "/"));
         let r = resolve_from("65534", PASSWD, GROUP).unwrap();
         assert_eq!((r.uid, r.gid), (65534, 65534));
-        assert!(resolve_from("nosuch", PASSWD, GROUP).unwrap_err().to_string().contains("nosuch"));
+        assert!(resolve_from("nosuch", PASSWD, GROUP)
+            .unwrap_err()
+            .to_string()
+            .contains("nosuch"));
         assert!(resolve_from("user:nogrp", PASSWD, GROUP).is_err());
     }
 }

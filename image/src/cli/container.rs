@@ -90,7 +90,13 @@ pub enum VolumeCmd {
     Rm { names: Vec<String> },
 }
 
-pub fn bundle(store: &Store, image: &str, dir: &Path, flags: &RunFlags, cmd: Vec<String>) -> anyhow::Result<i32> {
+pub fn bundle(
+    store: &Store,
+    image: &str,
+    dir: &Path,
+    flags: &RunFlags,
+    cmd: Vec<String>,
+) -> anyhow::Result<i32> {
     let img = store.image(image)?;
     let mut opts = flags.options(cmd)?;
     for s in &flags.volumes {
@@ -112,7 +118,10 @@ fn runtime(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         let p = dir.join("berth");
         if p.is_file() {
             return Ok(p);
@@ -141,7 +150,9 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         cmd.arg("--detach");
     }
     cmd.arg("--bundle").arg(c.bundle(store)).arg(&c.id);
-    let status = cmd.status().with_context(|| format!("running {}", rt.display()))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("running {}", rt.display()))?;
     let code = status.code().unwrap_or(128 + 9);
     if a.detach {
         println!("{}", c.id);
@@ -175,7 +186,10 @@ fn state(store: &Store, rt: Option<&Path>, id: &str) -> String {
 }
 
 pub fn ps(store: &Store) -> anyhow::Result<i32> {
-    println!("{:<14} {:<20} {:<24} {:<10} COMMAND", "CONTAINER ID", "NAME", "IMAGE", "STATUS");
+    println!(
+        "{:<14} {:<20} {:<24} {:<10} COMMAND",
+        "CONTAINER ID", "NAME", "IMAGE", "STATUS"
+    );
     for c in containers::list(store)? {
         println!(
             "{:<14} {:<20} {:<24} {:<10} {}",
@@ -205,7 +219,11 @@ pub fn rm(store: &Store, names: &[String], force: bool, rt: Option<&Path>) -> an
                 .output()
                 .with_context(|| format!("running {}", rt.display()))?;
             if !out.status.success() {
-                bail!("berth delete {}: {}", c.id, String::from_utf8_lossy(&out.stderr).trim());
+                bail!(
+                    "berth delete {}: {}",
+                    c.id,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
             }
         }
         containers::remove(store, &c)?;
@@ -214,7 +232,12 @@ pub fn rm(store: &Store, names: &[String], force: bool, rt: Option<&Path>) -> an
     Ok(0)
 }
 
-pub fn commit(store: &Store, container: &str, image: &str, compression: &str) -> anyhow::Result<i32> {
+pub fn commit(
+    store: &Store,
+    container: &str,
+    image: &str,
+    compression: &str,
+) -> anyhow::Result<i32> {
     let c = containers::find(store, container)?;
     let d = containers::commit(store, &c, image, super::compression(compression)?)?;
     println!("{d}");

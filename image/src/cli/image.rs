@@ -105,7 +105,10 @@ fn sniff(src: &Path) -> anyhow::Result<Kind> {
             return Ok(Kind::OciLayout);
         }
         if src.join("manifest.json").exists() {
-            bail!("{}: docker-archive directories are not supported; tar it", src.display());
+            bail!(
+                "{}: docker-archive directories are not supported; tar it",
+                src.display()
+            );
         }
         bail!("{}: not an OCI layout (no oci-layout file)", src.display());
     }
@@ -125,7 +128,12 @@ fn sniff(src: &Path) -> anyhow::Result<Kind> {
     Ok(Kind::Flat)
 }
 
-pub fn import(store: &Store, src: &Path, name: Option<&str>, platform: Option<&str>) -> anyhow::Result<i32> {
+pub fn import(
+    store: &Store,
+    src: &Path,
+    name: Option<&str>,
+    platform: Option<&str>,
+) -> anyhow::Result<i32> {
     let imported = match sniff(src)? {
         Kind::OciLayout => layout::import(
             store,
@@ -176,14 +184,25 @@ fn import_flat(store: &Store, src: &Path) -> anyhow::Result<berth_image::Digest>
         descriptor: berth_image::oci::Descriptor::new(c.layer_media_type(), digest, size),
         diff_id,
     };
-    Ok(compose::write_image(store, None, &[layer], Default::default(), "berth-image import")?)
+    Ok(compose::write_image(
+        store,
+        None,
+        &[layer],
+        Default::default(),
+        "berth-image import",
+    )?)
 }
 
 pub fn export(store: &Store, names: &[String], out: &Path, format: &str) -> anyhow::Result<i32> {
     if names.is_empty() {
         bail!("export: name at least one image or container");
     }
-    if names.len() == 1 && matches!(store.image(&names[0]), Err(berth_image::Error::ImageNotFound(_))) {
+    if names.len() == 1
+        && matches!(
+            store.image(&names[0]),
+            Err(berth_image::Error::ImageNotFound(_))
+        )
+    {
         let c = containers::find(store, &names[0])?;
         return export_rootfs(&c.bundle(store).join("rootfs"), out);
     }
