@@ -94,8 +94,11 @@ pub fn load(store: &Store, archive: &Path) -> Result<Vec<Imported>> {
         let digest = store.put_image(&manifest)?;
         let mut names = Vec::new();
         for t in e.repo_tags.iter().flatten() {
-            let t = t.strip_prefix("docker.io/library/").unwrap_or(t);
-            let t = t.strip_prefix("localhost/").unwrap_or(t);
+            // Docker and podman write normalized names; keep the short form.
+            let t = ["docker.io/library/", "docker.io/", "localhost/"]
+                .iter()
+                .find_map(|p| t.strip_prefix(p))
+                .unwrap_or(t);
             names.push(store.tag(t, &digest)?);
         }
         out.push(Imported { names, digest });
