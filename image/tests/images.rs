@@ -324,3 +324,109 @@ fn run_ps_commit_rm_volumes() {
     );
     assert!(e.contains("no command"), "{e}");
 }
+
+#[test]
+fn multi_platform_index_picks_platform() {
+    let a = Tmp::new("multi");
+    busybox(a.path(), "one:1", "gzip");
+    busybox(a.path(), "two:1", "zstd");
+    let layout = a.path().join("layout");
+    ok(
+        a.path(),
+        &[
+            "export",
+            "--format",
+            "oci",
+            "-o",
+            layout.to_str().unwrap(),
+            "one:1",
+            "two:1",
+        ],
+    );
+    let ip = layout.join("index.json");
+    let idx: serde_json::Value = serde_json::from_slice(&std::fs::read(&ip).unwrap()).unwrap();
+    let mut m = idx["manifests"].clone();
+    m[0]["platform"] = serde_json::json!({"os": "linux", "architecture": "amd64"});
+    m[1]["platform"] = serde_json::json!({"os": "linux", "architecture": "arm64", "variant": "v8"});
+    for d in m.as_array_mut().unwrap() {
+        d.as_object_mut().unwrap().remove("annotations");
+    }
+    let nested = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": m,
+    }))
+    .unwrap();
+    let nd = berth_image::Digest::of(&nested);
+    std::fs::write(layout.join("blobs/sha256").join(nd.hex()), &nested).unwrap();
+    let top = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": nd.to_string(),
+        "size": nested.len(), "annotations": {"org.opencontainers.image.ref.name": "multi"}}]});
+    std::fs::write(&ip, serde_json::to_vec(&top).unwrap()).unwrap();
+    let b = Tmp::new("multi-b");
+    ok(
+        b.path(),
+        &[
+            "import",
+            "--platform",
+            "linux/arm64",
+            layout.to_str().unwrap(),
+            "m",
+        ],
+    );
+    assert_eq!(digest_of(b.path(), "m:multi"), digest_of(a.path(), "two:1"));
+    ok(
+        b.path(),
+        &[
+            "import",
+            "--platform",
+            "linux/amd64",
+            layout.to_str().unwrap(),
+            "m",
+        ],
+    );
+    assert_eq!(digest_of(b.path(), "m:multi"), digest_of(a.path(), "one:1"));
+    let e = fails(
+        b.path(),
+        &[
+            "import",
+            "--platform",
+            "linux/s390x",
+            layout.to_str().unwrap(),
+            "m",
+        ],
+    );
+    assert!(e.contains("no image for platform"), "{e}");
+}
+
+#[test]
+fn concurrent_writers() {
+    let a = Tmp::new("concurrent");
+    let root = a.path().to_path_buf();
+    let hs: Vec<_> = (0..4)
+        .map(|i| {
+            let root = root.clone();
+            std::thread::spawn(move || {
+                bi(
+                    &root,
+                    &["busybox", &format!("c{i}:1"), "--compression", "gzip"],
+                )
+            })
+        })
+        .chain(std::iter::once({
+            let root = root.clone();
+            std::thread::spawn(move || bi(&root, &["gc"]))
+        }))
+        .collect();
+    for h in hs {
+        let o = h.join().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let images = ok(&root, &["images"]);
+    for i in 0..4 {
+        assert!(images.contains(&format!("c{i}:1")), "{images}");
+        let bun = root.join(format!("b{i}"));
+        ok(
+            &root,
+            &["bundle", &format!("c{i}:1"), bun.to_str().unwrap()],
+        );
+    }
+}

@@ -84,7 +84,11 @@ pub fn rmi(store: &Store, names: &[String]) -> anyhow::Result<i32> {
 }
 
 pub fn gc(store: &Store) -> anyhow::Result<i32> {
-    let removed = store.gc()?;
+    let in_use: Vec<_> = containers::list(store)?
+        .into_iter()
+        .map(|c| c.image_digest)
+        .collect();
+    let removed = store.gc(&in_use)?;
     for d in &removed {
         println!("deleted {d}");
     }

@@ -28,11 +28,7 @@ impl<R> Progress<R> {
             return;
         }
         self.last = Instant::now();
-        let pct = if self.total > 0 {
-            self.done * 100 / self.total
-        } else {
-            100
-        };
+        let pct = (self.done * 100).checked_div(self.total).unwrap_or(100);
         let bar = "=".repeat((pct / 5) as usize);
         let _ = write!(
             io::stderr(),

@@ -131,13 +131,19 @@ impl Store {
         Ok(out)
     }
 
-    /// Remove blobs no image references, and leftovers in tmp/. Returns removed digests.
-    pub fn gc(&self) -> Result<Vec<Digest>> {
+    /// Remove blobs no named image (nor any manifest in `also_keep`, e.g. the images of
+    /// existing containers) references, and leftovers in tmp/. Returns removed digests.
+    pub fn gc(&self, also_keep: &[Digest]) -> Result<Vec<Digest>> {
         let _excl = crate::lock::Lock::exclusive(&self.root.join("lock"))?;
         let mut keep = std::collections::HashSet::new();
-        for entry in self.images()? {
-            keep.insert(entry.digest.clone());
-            if let Ok(img) = self.image_by_digest(&entry.digest) {
+        let roots = self
+            .images()?
+            .into_iter()
+            .map(|e| e.digest)
+            .chain(also_keep.iter().cloned());
+        for m in roots {
+            keep.insert(m.clone());
+            if let Ok(img) = self.image_by_digest(&m) {
                 keep.insert(img.config_digest.clone());
                 keep.extend(img.manifest.layers.iter().map(|l| l.digest.clone()));
             }
