@@ -18,6 +18,13 @@ mod process;
 mod rlimits;
 mod rootfs;
 pub mod signal;
+/// The parts of [`Stats`] (runc's `events` stats types).
+pub mod stats {
+    pub use crate::cgroups::{
+        Blkio, BlkioEntry, Cpu, CpuSet, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats,
+        Throttling,
+    };
+}
 mod spec;
 pub mod state;
 mod sysctl;
@@ -25,6 +32,7 @@ mod tty;
 mod user;
 mod utils;
 
+pub use cgroups::{OomEvent, OomWatcher, Stats};
 pub use container::{Console, Container, ContainerBuilder, CreateOptions, ExecOptions};
 pub use error::{Error, Result};
 pub use spec::{load_bundle_config, parse_process};

@@ -136,6 +136,7 @@ fn build(
 
     cgroup.create()?;
     undo.cgroup = Some(cgroup.clone());
+    super::update::apply_at_create(&cgroup, spec)?;
 
     let fifo = make_exec_fifo(dir)?;
     let console: Option<OwnedFd> = match &b.options.console {

@@ -1,0 +1,31 @@
+//! Writing resource values: one write(2) per value, errors in runc's words
+//! (`failed to write "1000": write /sys/fs/cgroup/.../memory.max: invalid argument`).
+
+use std::path::Path;
+
+use super::CgroupError;
+
+pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
+    let path = dir.join(file);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, value.as_bytes()))
+        .map_err(|e| CgroupError::Write {
+            value: value.to_string(),
+            path,
+            source: e.into(),
+        })
+}
+
+/// Writes a number unless it is 0 (the spec's "unset").
+pub(crate) fn nonzero(dir: &Path, file: &str, value: i64) -> Result<(), CgroupError> {
+    if value != 0 {
+        write(dir, file, &value.to_string())?;
+    }
+    Ok(())
+}
+
+pub(crate) fn exists(dir: &Path, file: &str) -> bool {
+    dir.join(file).exists()
+}
