@@ -135,7 +135,7 @@ fn memory(dir: &Path, m: &LinuxMemory) -> Result<(), CgroupError> {
     if let Some(s) = m.swappiness() {
         if s > 100 {
             return Err(CgroupError::Resource(format!(
-                "invalid value:{s}. valid memory swappiness range is 0-100"
+                "invalid memory swappiness value: {s} (valid range is 0-100)"
             )));
         }
         set::write(dir, "memory.swappiness", &s.to_string())?;

@@ -1,5 +1,6 @@
 //! Writing resource values: one write(2) per value, errors in runc's words
-//! (`failed to write "1000": write /sys/fs/cgroup/.../memory.max: invalid argument`).
+//! (`failed to write "1000": write /sys/fs/cgroup/.../memory.max: invalid argument`,
+//! `openat2 /sys/fs/cgroup/.../memory.max: no such file or directory`).
 
 use std::path::Path;
 
@@ -7,15 +8,15 @@ use super::CgroupError;
 
 pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
     let path = dir.join(file);
-    std::fs::OpenOptions::new()
+    let mut f = std::fs::OpenOptions::new()
         .write(true)
         .open(&path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, value.as_bytes()))
-        .map_err(|e| CgroupError::Write {
-            value: value.to_string(),
-            path,
-            source: e.into(),
-        })
+        .map_err(|e| CgroupError::io("openat2", &path, e))?;
+    std::io::Write::write_all(&mut f, value.as_bytes()).map_err(|e| CgroupError::Write {
+        value: value.to_string(),
+        path,
+        source: e.into(),
+    })
 }
 
 /// Writes a number unless it is 0 (the spec's "unset").

@@ -1,7 +1,7 @@
 //! `update`: apply new resource limits to a container's cgroup, and record them in the
 //! container's config snapshot. Also the create-time application of `linux.resources`.
 
-use oci_spec::runtime::{LinuxResources, Spec};
+use oci_spec::runtime::{LinuxCpu, LinuxResources, Spec};
 
 use super::Container;
 use crate::cgroups::{devices, Cgroup};
@@ -23,8 +23,23 @@ pub(super) fn apply_at_create(cgroup: &Cgroup, spec: &Spec) -> Result<()> {
         .as_ref()
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
+    // runc writes cpuset.cpus/mems while joining the cgroup, the rest afterwards; the
+    // two steps fail with different texts.
+    let mut rest = resources.clone();
+    let mut cpuset = LinuxResources::default();
+    if let Some(cpu) = rest.cpu_mut() {
+        let mut only = LinuxCpu::default();
+        only.set_cpus(cpu.cpus().clone());
+        only.set_mems(cpu.mems().clone());
+        cpuset.set_cpu(Some(only));
+        cpu.set_cpus(None);
+        cpu.set_mems(None);
+    }
     cgroup
-        .apply(&resources, Some(&rules))
+        .apply(&cpuset, None)
+        .map_err(|e| Error::Start(format!("unable to apply cgroup configuration: {e}")))?;
+    cgroup
+        .apply(&rest, Some(&rules))
         .map_err(|e| wrap(e.to_string()))
 }
 
