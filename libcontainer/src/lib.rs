@@ -14,6 +14,7 @@ pub mod container;
 mod error;
 mod hooks;
 mod namespaces;
+pub mod notify;
 mod process;
 mod rlimits;
 mod rootfs;
