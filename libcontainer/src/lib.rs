@@ -13,6 +13,7 @@ mod cgroups;
 pub mod container;
 mod error;
 mod hooks;
+mod mountinfo;
 mod namespaces;
 pub mod notify;
 mod process;
