@@ -17,6 +17,7 @@ mod namespaces;
 mod process;
 mod rlimits;
 mod rootfs;
+mod seccomp;
 pub mod signal;
 mod spec;
 pub mod state;
