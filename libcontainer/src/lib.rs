@@ -13,6 +13,7 @@ mod cgroups;
 pub mod container;
 mod error;
 mod hooks;
+mod lsm;
 mod namespaces;
 mod process;
 mod rlimits;

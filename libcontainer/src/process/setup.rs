@@ -53,6 +53,9 @@ pub(crate) fn prepare(
     user::switch(process.user())?;
     prctl_set(libc::PR_SET_KEEPCAPS, 0)?;
     capabilities::apply(caps)?;
+    // After the user switch, as runc does; both take effect at execve.
+    crate::lsm::apply_apparmor(process.apparmor_profile().as_deref())?;
+    crate::lsm::apply_selinux(process.selinux_label().as_deref())?;
     user::set_umask(process.user());
     chdir(process.cwd().as_path()).map_err(|e| {
         Error::sys(

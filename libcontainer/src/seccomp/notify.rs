@@ -35,7 +35,7 @@ pub(crate) fn forward(
     listener: &OwnedFd,
     state: &ProcessState,
 ) -> Result<(), SeccompError> {
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "ociVersion": crate::state::OCI_VERSION,
         "fds": ["seccompFd"],
         "pid": state.pid,
@@ -49,6 +49,12 @@ pub(crate) fn forward(
             "annotations": state.annotations,
         }
     });
+    // runc leaves empty annotations out.
+    if state.annotations.as_object().is_some_and(|a| a.is_empty()) {
+        if let Some(s) = body["state"].as_object_mut() {
+            s.remove("annotations");
+        }
+    }
     let data = serde_json::to_vec(&body).unwrap_or_default();
     let sock = socket(
         AddressFamily::Unix,
