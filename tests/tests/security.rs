@@ -493,6 +493,8 @@ compare_test!(selinux_label_without_selinux, |rt| -> (i32, String) {
         return (0, String::new());
     }
     let msg = error_message(&err);
-    let msg = msg.split_once(" run failed: ").map_or(msg.as_str(), |(_, m)| m);
+    let msg = msg
+        .split_once(" run failed: ")
+        .map_or(msg.as_str(), |(_, m)| m);
     (code, format!("{out}{msg}"))
 });
