@@ -15,6 +15,7 @@ mod error;
 mod hooks;
 mod lsm;
 mod namespaces;
+pub mod notify;
 mod process;
 mod rlimits;
 mod rootfs;
@@ -28,6 +29,6 @@ mod user;
 mod utils;
 
 pub use container::{Console, Container, ContainerBuilder, CreateOptions, ExecOptions};
-pub use error::{Error, Result};
+pub use error::{Error, Result, SysError};
 pub use spec::{load_bundle_config, parse_process};
 pub use state::{State, Status};

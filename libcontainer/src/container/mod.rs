@@ -67,6 +67,11 @@ impl Container {
         }
     }
 
+    /// The container's directory under the state root.
+    pub fn state_dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Host pid of the init as recorded at create time, whether or not it still runs.
     pub fn init_pid(&self) -> i32 {
         self.record.pid
