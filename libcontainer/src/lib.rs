@@ -13,12 +13,14 @@ mod cgroups;
 pub mod container;
 mod error;
 mod hooks;
+mod lsm;
 mod mountinfo;
 mod namespaces;
 pub mod notify;
 mod process;
 mod rlimits;
 mod rootfs;
+mod seccomp;
 pub mod signal;
 /// The parts of [`Stats`] (runc's `events` stats types).
 pub mod stats {

@@ -187,7 +187,24 @@ fn build(
 
     record.pid = spawned.pid.as_raw();
     loop {
-        match spawned.channel.recv()? {
+        let (msg, fds) = match spawned.channel.recv_with_fds()? {
+            Some((msg, fds)) => (Some(msg), fds),
+            None => (None, Vec::new()),
+        };
+        match msg {
+            Some(Message::SeccompListener) => crate::seccomp::notify::relay(
+                &spawned.channel,
+                &fds,
+                spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+                crate::seccomp::notify::ProcessState {
+                    pid: record.pid,
+                    id: &record.id,
+                    status: "creating",
+                    bundle: &record.bundle,
+                    annotations: serde_json::json!(record.annotations),
+                    metadata: None,
+                },
+            )?,
             Some(Message::RunRuntimeHooks) => {
                 let state = hook_state(&record, Status::Creating);
                 let hooks = spec.hooks().as_ref();
