@@ -27,5 +27,6 @@ mod utils;
 
 pub use container::{Console, Container, ContainerBuilder, CreateOptions, ExecOptions};
 pub use error::{Error, Result};
+pub use process::stdio::Stdio;
 pub use spec::{load_bundle_config, parse_process};
 pub use state::{State, Status};

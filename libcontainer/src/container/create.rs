@@ -45,6 +45,8 @@ pub struct CreateOptions {
     pub preserve_fds: i32,
     /// Variables appended to the process environment (LISTEN_FDS, LISTEN_PID).
     pub extra_env: Vec<String>,
+    /// Standard streams for the init (the shim's fifos); by default it inherits ours.
+    pub stdio: crate::process::stdio::Stdio,
 }
 
 /// Creates a container from a bundle:
@@ -171,7 +173,11 @@ fn build(
         no_pivot: b.options.no_pivot,
         no_new_keyring: b.options.no_new_keyring,
     };
-    let spawned = spawn::spawn(&request, &mut |ch| init::run(ch, &args))?;
+    let stdio = &b.options.stdio;
+    let spawned = spawn::spawn(&request, &mut |ch| {
+        stdio.install()?;
+        init::run(ch, &args)
+    })?;
     undo.pid = Some(spawned.pid);
     drop(console);
     drop(fifo);

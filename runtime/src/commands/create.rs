@@ -58,6 +58,7 @@ pub fn create(
         no_new_keyring: a.no_new_keyring,
         preserve_fds: listen_fds + a.preserve_fds,
         extra_env,
+        ..Default::default()
     };
     Ok(ContainerBuilder::new(&a.id, &g.root)
         .bundle(&a.bundle)
