@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use protobuf::well_known_types::any::Any;
-use protobuf::MessageFull;
+use protobuf::{Message, MessageFull};
 
 pub struct Publisher {
     binary: PathBuf,

@@ -6,10 +6,10 @@ use std::path::Path;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 #[derive(Debug, thiserror::Error)]
-#[error("mount {kind} {source} on {target}: {errno}")]
+#[error("mount {kind} {src} on {target}: {errno}")]
 pub struct MountError {
     kind: String,
-    source: String,
+    src: String,
     target: String,
     errno: nix::errno::Errno,
 }
@@ -51,7 +51,7 @@ pub fn mount_all(mounts: &[(String, String, Vec<String>)], target: &Path) -> Res
         let (flags, data) = parse_options(options);
         let err = |errno| MountError {
             kind: kind.clone(),
-            source: source.clone(),
+            src: source.clone(),
             target: target.display().to_string(),
             errno,
         };

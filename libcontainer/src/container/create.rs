@@ -175,7 +175,7 @@ fn build(
     };
     let stdio = &b.options.stdio;
     let spawned = spawn::spawn(&request, &mut |ch| {
-        stdio.install()?;
+        stdio.child_prelude()?;
         init::run(ch, &args)
     })?;
     undo.pid = Some(spawned.pid);

@@ -78,7 +78,7 @@ impl Container {
         };
         let stdio = &opts.stdio;
     let spawned = spawn::spawn(&request, &mut |ch| {
-        stdio.install()?;
+        stdio.child_prelude()?;
         exec::run(ch, &args)
     })?;
         drop(console);

@@ -19,6 +19,19 @@ impl Stdio {
         self.stdin.is_none() && self.stdout.is_none() && self.stderr.is_none()
     }
 
+    /// First thing in the child: a clean signal state (nothing blocked, SIGPIPE back to
+    /// its default — Rust ignores it, and both survive exec), then the streams.
+    pub(crate) fn child_prelude(&self) -> Result<()> {
+        use nix::sys::signal::{signal, SigHandler, SigSet, Signal};
+        SigSet::empty()
+            .thread_set_mask()
+            .ctx(|| "reset signal mask".into())?;
+        // SAFETY: restoring the default disposition installs no handler code.
+        unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
+            .ctx(|| "reset SIGPIPE".into())?;
+        self.install()
+    }
+
     /// In the child: dup2 each given descriptor onto its standard number. dup2 clears
     /// CLOEXEC on the target, so the streams survive the exec; the originals are closed by
     /// the usual CLOEXEC sweep.
