@@ -47,6 +47,8 @@ ct_cleanup() {
     # Shims we started (their sockets name this containerd's address): stop by pid.
     for f in "$CT_DIR"/state/io.containerd.runtime.v2.task/*/*/shim.pid; do
         [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
+        a=$(dirname "$f")/address
+        [ -f "$a" ] && rm -f "$(sed 's|^unix://||' "$a")"
     done
     grep -o "$CT_DIR[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do
         umount -l "$m" 2>/dev/null || true

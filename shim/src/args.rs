@@ -125,9 +125,18 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error() {
-        assert_eq!(parse("-namespace"), Err(ArgsError::MissingValue("namespace".into())));
-        assert_eq!(parse("-namespace a -id x stop"), Err(ArgsError::UnknownAction("stop".into())));
+        assert_eq!(
+            parse("-namespace"),
+            Err(ArgsError::MissingValue("namespace".into()))
+        );
+        assert_eq!(
+            parse("-namespace a -id x stop"),
+            Err(ArgsError::UnknownAction("stop".into()))
+        );
         assert_eq!(parse("-id x start"), Err(ArgsError::Required("namespace")));
-        assert!(matches!(parse("-namespace a -bogus 1"), Err(ArgsError::UnknownFlag(_))));
+        assert!(matches!(
+            parse("-namespace a -bogus 1"),
+            Err(ArgsError::UnknownFlag(_))
+        ));
     }
 }

@@ -46,7 +46,10 @@ pub fn parse_options(options: &[String]) -> (MsFlags, String) {
 }
 
 /// Mounts each of `mounts` (type, source, options) on `target`, in order.
-pub fn mount_all(mounts: &[(String, String, Vec<String>)], target: &Path) -> Result<(), MountError> {
+pub fn mount_all(
+    mounts: &[(String, String, Vec<String>)],
+    target: &Path,
+) -> Result<(), MountError> {
     for (kind, source, options) in mounts {
         let (flags, data) = parse_options(options);
         let err = |errno| MountError {
@@ -56,7 +59,14 @@ pub fn mount_all(mounts: &[(String, String, Vec<String>)], target: &Path) -> Res
             errno,
         };
         let data = (!data.is_empty()).then_some(data.as_str());
-        mount(Some(source.as_str()), target, Some(kind.as_str()), flags, data).map_err(err)?;
+        mount(
+            Some(source.as_str()),
+            target,
+            Some(kind.as_str()),
+            flags,
+            data,
+        )
+        .map_err(err)?;
         // A bind ignores MS_RDONLY on the first call; remount to apply it.
         if flags.contains(MsFlags::MS_BIND | MsFlags::MS_RDONLY) {
             mount(

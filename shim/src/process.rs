@@ -27,6 +27,9 @@ pub struct Process {
     pub exit: Option<(u32, Timestamp)>,
     pub held: Held,
     pub console: Option<OwnedFd>,
+    /// A size asked for before the terminal existed (containerd may resize an exec
+    /// between Exec and Start); applied when it is attached.
+    pub pending_size: Option<(u32, u32)>,
     pub relays: Vec<Relay>,
     pub waiters: Vec<Waiter>,
     /// For an exec'd process until it starts: the OCI process to run.
@@ -43,6 +46,7 @@ impl Process {
             exit: None,
             held: Held::default(),
             console: None,
+            pending_size: None,
             relays: Vec::new(),
             waiters: Vec::new(),
             spec: None,
@@ -67,8 +71,17 @@ impl Process {
         self.exit.clone().unwrap_or_default()
     }
 
-    pub fn resize(&self, width: u32, height: u32) -> std::io::Result<()> {
+    pub fn resize(&mut self, width: u32, height: u32) -> std::io::Result<()> {
         let Some(console) = &self.console else {
+            match (self.stdio.terminal, self.phase) {
+                (true, Phase::Created) => {
+                    self.pending_size = Some((width, height));
+                    return Ok(());
+                }
+                // The terminal went with the process; clients resize racing the exit.
+                (true, Phase::Stopped) => return Ok(()),
+                _ => {}
+            }
             return Err(std::io::Error::other("process has no terminal"));
         };
         let size = libc::winsize {

@@ -135,8 +135,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             match conn.read_requests() {
                 Ok(Some(requests)) => {
                     for inc in requests {
-                        if let Reply::Now(resp) = svc.handle(conn.id, inc.stream_id, &inc.request)
-                        {
+                        if let Reply::Now(resp) = svc.handle(conn.id, inc.stream_id, &inc.request) {
                             if conn.send(inc.stream_id, &resp).is_err() {
                                 closed.push(conn.id);
                             }

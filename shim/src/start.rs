@@ -25,8 +25,14 @@ pub fn group_of(bundle: &Path, id: &str) -> String {
     let sandbox = std::fs::read(bundle.join("config.json"))
         .ok()
         .and_then(|data| serde_json::from_slice::<serde_json::Value>(&data).ok())
-        .and_then(|v| v["annotations"][SANDBOX_ANNOTATION].as_str().map(String::from));
-    sandbox.filter(|s| !s.is_empty()).unwrap_or_else(|| id.to_string())
+        .and_then(|v| {
+            v["annotations"][SANDBOX_ANNOTATION]
+                .as_str()
+                .map(String::from)
+        });
+    sandbox
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| id.to_string())
 }
 
 /// A short, stable socket path per (containerd address, namespace, group).

@@ -17,7 +17,10 @@ use nix::sys::stat::Mode;
 #[derive(Debug, thiserror::Error)]
 pub enum StdioError {
     #[error("open {path}: {errno}")]
-    Open { path: String, errno: nix::errno::Errno },
+    Open {
+        path: String,
+        errno: nix::errno::Errno,
+    },
     #[error("stdio URI {0:?}: only fifos and file:// are supported")]
     Unsupported(String),
 }
@@ -58,7 +61,11 @@ fn clear_nonblock(fd: &OwnedFd) {
 fn dev_null(write: bool) -> Result<OwnedFd, StdioError> {
     open_flags(
         "/dev/null",
-        if write { OFlag::O_WRONLY } else { OFlag::O_RDONLY },
+        if write {
+            OFlag::O_WRONLY
+        } else {
+            OFlag::O_RDONLY
+        },
     )
 }
 
@@ -94,8 +101,7 @@ pub fn open_output(path: &str, held: &mut Held, blocking: bool) -> Result<OwnedF
     if path.contains("://") {
         return Err(StdioError::Unsupported(path.to_string()));
     }
-    held
-        .readers
+    held.readers
         .push(open_flags(path, OFlag::O_RDONLY | OFlag::O_NONBLOCK)?);
     let writer = open_flags(path, OFlag::O_WRONLY | OFlag::O_NONBLOCK)?;
     if blocking {
@@ -110,12 +116,10 @@ pub fn open_direct(paths: &StdioPaths) -> Result<(libcontainer::Stdio, Held), St
     let stdin = open_stdin(&paths.stdin, &mut held)?;
     let stdout = open_output(&paths.stdout, &mut held, true)?;
     let stderr = if paths.stderr.is_empty() || paths.stderr == paths.stdout {
-        stdout
-            .try_clone()
-            .map_err(|e| StdioError::Open {
-                path: paths.stdout.clone(),
-                errno: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            })?
+        stdout.try_clone().map_err(|e| StdioError::Open {
+            path: paths.stdout.clone(),
+            errno: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        })?
     } else {
         open_output(&paths.stderr, &mut held, true)?
     };

@@ -7,8 +7,8 @@ use containerd_shim_protos::api::{
     CloseIORequest, ConnectRequest, ConnectResponse, CreateTaskRequest, CreateTaskResponse,
     DeleteRequest, DeleteResponse, Empty, ExecProcessRequest, KillRequest, PauseRequest,
     PidsRequest, PidsResponse, ProcessInfo, ResizePtyRequest, ResumeRequest, ShutdownRequest,
-    StartRequest, StartResponse, StateRequest, StateResponse, StatsRequest, StatsResponse,
-    Status, UpdateTaskRequest,
+    StartRequest, StartResponse, StateRequest, StateResponse, StatsRequest, StatsResponse, Status,
+    UpdateTaskRequest,
 };
 use containerd_shim_protos::events::task::{
     TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskPaused,
@@ -36,10 +36,7 @@ fn terminal_stdio() -> Result<(Console, std::os::fd::OwnedFd), RpcError> {
     Ok((Console::Fd(theirs), ours))
 }
 
-fn attach_terminal(
-    proc_: &mut Process,
-    ours: std::os::fd::OwnedFd,
-) -> Result<(), RpcError> {
+fn attach_terminal(proc_: &mut Process, ours: std::os::fd::OwnedFd) -> Result<(), RpcError> {
     let master = console::receive_master(&ours).map_err(internal)?;
     let mut held = Held::default();
     if !proc_.stdio.stdin.is_empty() {
@@ -54,6 +51,9 @@ fn attach_terminal(
         .push(Relay::new(master.try_clone().map_err(internal)?, out));
     proc_.held = held;
     proc_.console = Some(master);
+    if let Some((w, h)) = proc_.pending_size.take() {
+        let _ = proc_.resize(w, h);
+    }
     Ok(())
 }
 
@@ -70,10 +70,15 @@ impl Service {
 
     pub fn create(&mut self, r: CreateTaskRequest) -> Result<CreateTaskResponse, RpcError> {
         if self.tasks.contains_key(&r.id) {
-            return Err(RpcError::AlreadyExists(format!("container {} already exists", r.id)));
+            return Err(RpcError::AlreadyExists(format!(
+                "container {} already exists",
+                r.id
+            )));
         }
         if !r.checkpoint.is_empty() {
-            return Err(RpcError::Unimplemented("restore from checkpoint: not implemented yet".into()));
+            return Err(RpcError::Unimplemented(
+                "restore from checkpoint: not implemented yet".into(),
+            ));
         }
         let bundle = Path::new(&r.bundle).to_path_buf();
         let rootfs = bundle.join("rootfs");
@@ -192,7 +197,9 @@ impl Service {
         let container = self.load(id)?;
         let p = self.process_mut(id, exec_id)?;
         if p.phase != Phase::Created {
-            return Err(RpcError::FailedPrecondition(format!("exec {exec_id} already started")));
+            return Err(RpcError::FailedPrecondition(format!(
+                "exec {exec_id} already started"
+            )));
         }
         let process = p.spec.clone().unwrap_or_default();
         let mut opts = ExecOptions {
@@ -225,7 +232,10 @@ impl Service {
             .get_mut(&r.id)
             .ok_or_else(|| RpcError::NotFound(format!("container {} not found", r.id)))?;
         if task.execs.contains_key(&r.exec_id) {
-            return Err(RpcError::AlreadyExists(format!("exec {} already exists", r.exec_id)));
+            return Err(RpcError::AlreadyExists(format!(
+                "exec {} already exists",
+                r.exec_id
+            )));
         }
         let value = r.spec.as_ref().map(|a| a.value.as_slice()).unwrap_or(b"{}");
         let spec = libcontainer::parse_process(Path::new("exec spec"), value)
@@ -244,7 +254,8 @@ impl Service {
         let mut ev = TaskExecAdded::new();
         ev.container_id = r.id.clone();
         ev.exec_id = r.exec_id.clone();
-        self.publisher.publish(topics::TASK_EXEC_ADDED_EVENT_TOPIC, &ev);
+        self.publisher
+            .publish(topics::TASK_EXEC_ADDED_EVENT_TOPIC, &ev);
         Ok(Empty::new())
     }
 
@@ -257,7 +268,11 @@ impl Service {
         let bundle = self.task(&r.id)?.bundle.display().to_string();
         let p = self.process_mut(&r.id, &r.exec_id)?;
         let mut s = StateResponse::new();
-        s.id = if r.exec_id.is_empty() { r.id.clone() } else { r.exec_id.clone() };
+        s.id = if r.exec_id.is_empty() {
+            r.id.clone()
+        } else {
+            r.exec_id.clone()
+        };
         s.exec_id = r.exec_id.clone();
         s.bundle = bundle;
         s.pid = p.pid as u32;
@@ -381,7 +396,8 @@ impl Service {
         self.load(&r.id)?.resume()?;
         let mut ev = TaskResumed::new();
         ev.container_id = r.id;
-        self.publisher.publish(topics::TASK_RESUMED_EVENT_TOPIC, &ev);
+        self.publisher
+            .publish(topics::TASK_RESUMED_EVENT_TOPIC, &ev);
         Ok(Empty::new())
     }
 
@@ -402,7 +418,11 @@ impl Service {
 
     pub fn update(&mut self, r: UpdateTaskRequest) -> Result<Empty, RpcError> {
         let container = self.load(&r.id)?;
-        let resources = r.resources.as_ref().map(|a| a.value.as_slice()).unwrap_or(b"{}");
+        let resources = r
+            .resources
+            .as_ref()
+            .map(|a| a.value.as_slice())
+            .unwrap_or(b"{}");
         self.cgroups.update(&container, resources)?;
         Ok(Empty::new())
     }

@@ -77,10 +77,10 @@ impl Container {
             extra_env: opts.extra_env.clone(),
         };
         let stdio = &opts.stdio;
-    let spawned = spawn::spawn(&request, &mut |ch| {
-        stdio.child_prelude()?;
-        exec::run(ch, &args)
-    })?;
+        let spawned = spawn::spawn(&request, &mut |ch| {
+            stdio.child_prelude()?;
+            exec::run(ch, &args)
+        })?;
         drop(console);
         let ready = match spawned.channel.recv() {
             Ok(Some(Message::Ready)) => Ok(()),

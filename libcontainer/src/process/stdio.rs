@@ -27,8 +27,7 @@ impl Stdio {
             .thread_set_mask()
             .ctx(|| "reset signal mask".into())?;
         // SAFETY: restoring the default disposition installs no handler code.
-        unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }
-            .ctx(|| "reset SIGPIPE".into())?;
+        unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.ctx(|| "reset SIGPIPE".into())?;
         self.install()
     }
 
