@@ -137,7 +137,8 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         // SAFETY: the socket is ours and used for nothing after the master was sent.
         unsafe { libc::close(socket) };
     }
-    setup::prepare(process, &args.extra_env, args.keep_fds)
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    setup::prepare(process, &args.extra_env, args.keep_fds, seccomp, ch)
 }
 
 fn hook_state(args: &InitArgs, status: Status) -> HookState {
