@@ -60,6 +60,15 @@ pub fn write(l: &mut LayerBuilder, rootfs: &Path, scratch: &Path, p: &Plan) -> R
         let host = rootfs.join(&acc);
         if host.is_dir() {
             layerfs::entry(l, &host, &acc, Meta::default())?;
+        } else if single_dir_src && acc == real_rel {
+            // A new destination for one directory takes that directory's metadata.
+            let src = &p.sources[0].host;
+            let m = Meta {
+                owner: Some(p.owner.unwrap_or((0, 0))),
+                chmod: p.chmod,
+                follow: true,
+            };
+            layerfs::entry(l, src, &acc, m)?;
         } else {
             let (u, g) = p.owner.unwrap_or((0, 0));
             l.dir(&acc, 0o755, u as u64, g as u64)?;
@@ -97,13 +106,8 @@ pub fn write(l: &mut LayerBuilder, rootfs: &Path, scratch: &Path, p: &Plan) -> R
             .unwrap_or_default();
         if m.is_dir() {
             // A directory's contents are copied, not the directory itself.
-            let dst = if into_dir && count > 1 && !single_dir_src {
-                real_rel.clone()
-            } else {
-                real_rel.clone()
-            };
             for (host, sub) in p.tree.walk(s) {
-                layerfs::entry(l, &host, &join(&dst, &sub), meta)?;
+                layerfs::entry(l, &host, &join(&real_rel, &sub), meta)?;
             }
         } else if p.extract && extract(l, &s.host, &real_rel, p.owner, scratch)? {
             continue;
@@ -212,10 +216,12 @@ fn extract(
             continue;
         }
         let mut h = e.header().clone();
-        if let Some((u, g)) = owner {
-            h.set_uid(u as u64);
-            h.set_gid(g as u64);
-        }
+        // Owners from the archive (0 when the field is unreadable) unless --chown.
+        let (u, g) = owner.unwrap_or((h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32));
+        h.set_uid(u as u64);
+        h.set_gid(g as u64);
+        h.set_mtime(h.mtime().unwrap_or(0));
+        h.set_mode(h.mode().unwrap_or(0o644));
         let kind = h.entry_type();
         if kind == tar::EntryType::Link {
             let t = e

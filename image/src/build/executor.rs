@@ -546,17 +546,17 @@ impl<'a> Builder<'a> {
             Args::Shell(s) => self.words(st, s, line)?,
         };
         let dest_raw = words.pop().unwrap_or_default();
-        let dest = if dest_raw.starts_with('/') {
+        let joined = if dest_raw.starts_with('/') {
             dest_raw.clone()
         } else {
-            let w = st.workdir();
-            format!("{}/{dest_raw}", w.trim_end_matches('/'))
+            format!("{}/{dest_raw}", st.workdir())
         };
-        let dest = if dest_raw.ends_with('/') || dest_raw == "." || dest_raw.ends_with("/.") {
-            format!("{}/", dest.trim_end_matches('.').trim_end_matches('/'))
-        } else {
-            dest
-        };
+        let as_dir = dest_raw.ends_with('/') || dest_raw == "." || dest_raw.ends_with("/.");
+        let dest = format!(
+            "/{}{}",
+            super::dockerignore::clean(&joined),
+            if as_dir { "/" } else { "" }
+        );
         let mut inline = Vec::new();
         let mut srcs = Vec::new();
         for w in words {
