@@ -170,6 +170,8 @@ fn build(
         cgroup: Some(&cgroup),
         close_in_child: &[lock.raw_fd()],
     };
+    // Detached and idmapped here, in the host's user namespace; the init attaches them.
+    let idmapped = crate::rootfs::open_idmapped(spec)?;
     let args = InitArgs {
         id: &b.id,
         config,
@@ -179,11 +181,13 @@ fn build(
         extra_env: b.options.extra_env.clone(),
         no_pivot: b.options.no_pivot,
         no_new_keyring: b.options.no_new_keyring,
+        idmapped: &idmapped,
     };
     let spawned = spawn::spawn(&request, &mut |ch| init::run(ch, &args))?;
     undo.pid = Some(spawned.pid);
     drop(console);
     drop(fifo);
+    drop(idmapped);
 
     record.pid = spawned.pid.as_raw();
     loop {
