@@ -197,10 +197,7 @@ fn map_text(maps: &[LinuxIdMapping]) -> String {
 
 /// A user namespace with these maps: a helper child unshares one, we write its maps and
 /// keep a descriptor of it, then the helper exits.
-fn helper_userns(
-    uids: &[LinuxIdMapping],
-    gids: &[LinuxIdMapping],
-) -> Result<OwnedFd, RootfsError> {
+fn helper_userns(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<OwnedFd, RootfsError> {
     let ctx = |what: &str, e: Errno| RootfsError::sys(format!("idmap helper: {what}"), e);
     let (ready_r, ready_w) = pipe().map_err(|e| ctx("pipe", e))?;
     let (hold_r, hold_w) = pipe().map_err(|e| ctx("pipe", e))?;

@@ -8,10 +8,10 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::SFlag;
 use oci_spec::runtime::Mount;
 
-use super::{cgroup, idmap};
 use super::mount_options::MountOptions;
 use super::secure_join::{normalize, open_in_root, proc_fd_path, Create};
 use super::RootfsError;
+use super::{cgroup, idmap};
 
 /// Flags the kernel locks on a mount made in a more privileged mount namespace; a
 /// remount from a user namespace must keep them.
