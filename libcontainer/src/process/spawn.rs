@@ -9,6 +9,7 @@
 //! The runtime is single-threaded when it calls this, so the child may allocate and run
 //! ordinary Rust code between `clone` and `execve`.
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 
 use nix::sched::{unshare, CloneFlags};
@@ -47,6 +48,8 @@ pub(crate) fn spawn(
     body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
 ) -> Result<Spawned> {
     let (parent, child) = channel::pair()?;
+    let stall = test_hook::open_stall();
+    let stall_fd = stall.as_ref().map(|f| f.as_raw_fd());
     // Non-dumpable before any child exists: until it execs the user's program (which
     // resets the flag), the child runs *our* binary inside the container's pid namespace,
     // and a dumpable process there would let the container open /proc/<pid>/exe — the
@@ -71,6 +74,7 @@ pub(crate) fn spawn(
                 true,
                 req.plan.creates(LinuxNamespaceType::Cgroup),
                 req.plan.creates(LinuxNamespaceType::User),
+                stall_fd,
                 body,
             );
         }
@@ -91,7 +95,7 @@ pub(crate) fn spawn(
     if pid.as_raw() == 0 {
         drop(parent);
         close_fds(req.close_in_child);
-        if let Err(e) = intermediate(req, &child, body) {
+        if let Err(e) = intermediate(req, &child, stall_fd, body) {
             let _ = child.send(&Message::Failed(e.to_string()));
         }
         // SAFETY: _exit is always safe; it skips destructors that belong to the parent.
@@ -145,6 +149,7 @@ fn release_child(req: &SpawnRequest, spawned: &Spawned, pid: Pid) -> Result<()> 
 fn intermediate(
     req: &SpawnRequest,
     ch: &Channel,
+    stall: Option<RawFd>,
     body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
 ) -> Result<()> {
     let fds = namespaces::open_all(&req.plan.join)?;
@@ -171,7 +176,7 @@ fn intermediate(
     }
     let pid = clone_fork(CloneFlags::CLONE_PARENT).ctx(|| "clone container process".into())?;
     if pid.as_raw() == 0 {
-        child_main(ch, false, false, false, body);
+        child_main(ch, false, false, false, stall, body);
     }
     ch.send(&Message::Pid(pid.as_raw()))?;
     // SAFETY: _exit is always safe; nothing of ours needs flushing.
@@ -183,6 +188,7 @@ fn child_main(
     wait_continue: bool,
     unshare_cgroup: bool,
     new_user: bool,
+    stall: Option<RawFd>,
     body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
 ) -> ! {
     let prepared = (|| {
@@ -195,6 +201,7 @@ fn child_main(
         if unshare_cgroup {
             unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".into())?;
         }
+        test_hook::stall(stall);
         Ok(())
     })();
     let err = match prepared {
@@ -258,4 +265,50 @@ fn close_fds(fds: &[i32]) {
 pub(crate) fn kill_and_reap(pid: Pid) {
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
     let _ = waitpid(pid, None);
+}
+
+/// A test-only hook, compiled into debug builds only (the integration tests run
+/// `target/debug/berth`): with `BERTH_TEST_STALL_FIFO=<fifo>` in the runtime's
+/// environment, the spawned process stops after it has entered the container's
+/// namespaces and before it runs its body (so long before execve), until one byte is
+/// written to the fifo. `tests/tests/cves.rs` uses it to hold a process that still runs
+/// our binary inside the container, deterministically (CVE-2019-5736). Release builds
+/// ignore the variable.
+mod test_hook {
+    use std::fs::File;
+    use std::os::fd::RawFd;
+
+    #[cfg(debug_assertions)]
+    pub(super) fn open_stall() -> Option<File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = std::env::var_os("BERTH_TEST_STALL_FIFO")?;
+        // Read-write so that opening never blocks; O_CLOEXEC is std's default.
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .ok()
+    }
+
+    #[cfg(not(debug_assertions))]
+    pub(super) fn open_stall() -> Option<File> {
+        None
+    }
+
+    /// Blocks until a byte arrives on the fifo (or it fails).
+    pub(super) fn stall(fd: Option<RawFd>) {
+        let Some(fd) = fd else { return };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut byte = 0u8;
+        // SAFETY: poll on one live pollfd, then a one-byte read into a local.
+        unsafe {
+            libc::poll(&mut pfd, 1, -1);
+            libc::read(fd, (&mut byte as *mut u8).cast(), 1);
+        }
+    }
 }
