@@ -20,7 +20,7 @@ packages-demo:
 	$(call apt_install,busybox-static)
 
 packages-test:
-	$(call apt_install,busybox-static runc)
+	$(call apt_install,busybox-static runc uidmap)
 
 build:
 	$(CARGO) build --workspace

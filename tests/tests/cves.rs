@@ -55,7 +55,10 @@ berth_only_test!(
         b.set("linux.uidMappings", map.clone());
         b.set("linux.gidMappings", map);
         for set in ["bounding", "effective", "permitted"] {
-            b.push(&format!("process.capabilities.{set}"), json!("CAP_SYS_PTRACE"));
+            b.push(
+                &format!("process.capabilities.{set}"),
+                json!("CAP_SYS_PTRACE"),
+            );
         }
         let id = rt.start_detached(&b);
         let fifo = rt.work().join("stall");

@@ -10,7 +10,6 @@
 //! ordinary Rust code between `clone` and `execve`.
 
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::PathBuf;
 
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::waitpid;
@@ -47,6 +46,7 @@ pub(crate) fn spawn(
     req: &SpawnRequest,
     body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
 ) -> Result<Spawned> {
+    crate::rootless::note_runtime_euid();
     let (parent, child) = channel::pair()?;
     let stall = test_hook::open_stall();
     let stall_fd = stall.as_ref().map(|f| f.as_raw_fd());
@@ -83,7 +83,13 @@ pub(crate) fn spawn(
             pid,
             channel: parent,
         };
-        if let Err(e) = release_child(req, &spawned, pid) {
+        let released = if req.plan.creates(LinuxNamespaceType::User) {
+            spawned.channel.expect(&Message::WriteIdMaps)
+        } else {
+            Ok(())
+        }
+        .and_then(|()| release_child(req, &spawned, pid));
+        if let Err(e) = released {
             let e = child_error_or(&spawned.channel, e);
             kill_and_reap(pid);
             return Err(e);
@@ -160,10 +166,12 @@ fn intermediate(
     let new_user = req.plan.creates(LinuxNamespaceType::User);
     if new_user {
         unshare(CloneFlags::CLONE_NEWUSER).ctx(|| "unshare user namespace".into())?;
+        set_dumpable_for_maps(true)?;
         ch.send(&Message::WriteIdMaps)?;
     }
     ch.expect(&Message::Continue)?;
     if new_user {
+        set_dumpable_for_maps(false)?;
         become_root()?;
     }
     let rest = req.plan.new - CloneFlags::CLONE_NEWUSER;
@@ -192,10 +200,15 @@ fn child_main(
     body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
 ) -> ! {
     let prepared = (|| {
+        if wait_continue && new_user {
+            set_dumpable_for_maps(true)?;
+            ch.send(&Message::WriteIdMaps)?;
+        }
         if wait_continue {
             ch.expect(&Message::Continue)?;
         }
         if new_user {
+            set_dumpable_for_maps(false)?;
             become_root()?;
         }
         if unshare_cgroup {
@@ -229,14 +242,23 @@ pub(crate) fn write_id_maps(
     uid_maps: &[LinuxIdMapping],
     gid_maps: &[LinuxIdMapping],
 ) -> Result<()> {
-    let fmt = |maps: &[LinuxIdMapping]| -> String {
-        maps.iter()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect()
-    };
-    for (file, maps) in [("uid_map", uid_maps), ("gid_map", gid_maps)] {
-        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
-        std::fs::write(&path, fmt(maps)).map_err(|e| Error::path(path, e))?;
+    crate::rootless::write_id_maps(pid, uid_maps, gid_maps)
+}
+
+/// Unprivileged, the parent can only write our maps (itself or through newuidmap) while
+/// /proc/<pid> belongs to its uid, which needs us dumpable. Raised only around the map
+/// writes, before any container process exists (our pid namespace, if new, holds only
+/// us), and lowered again before anything else happens (CVE-2019-5736).
+fn set_dumpable_for_maps(on: bool) -> Result<()> {
+    if nix::unistd::geteuid().is_root() && !crate::rootless::in_user_namespace() {
+        return Ok(());
+    }
+    // SAFETY: PR_SET_DUMPABLE takes one integer argument.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(on), 0, 0, 0) } < 0 {
+        return Err(Error::sys(
+            "prctl(PR_SET_DUMPABLE)",
+            nix::errno::Errno::last(),
+        ));
     }
     Ok(())
 }
