@@ -5,7 +5,7 @@ CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 BERTH := target/debug/berth
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: demo test build fmt lint packages-demo packages-test
+.PHONY: demo test integration build fmt lint packages-demo packages-test
 
 # Install the Debian packages named in $(1) unless all are installed already.
 define apt_install
@@ -20,7 +20,7 @@ packages-demo:
 	$(call apt_install,busybox-static)
 
 packages-test:
-	$(call apt_install,busybox-static runc uidmap)
+	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap)
 
 build:
 	$(CARGO) build --workspace
@@ -28,8 +28,20 @@ build:
 demo: packages-demo build
 	scripts/demo.sh $(BERTH)
 
+# Scripts that drive real clients (containerd, ...) through berth; each ends with
+# "N passed, N failed" and exits non-zero on any failure.
+INTEGRATION := integration/containerd.sh
+
 test: packages-test build
-	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2
+	@status=0; \
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2 || status=1; \
+	$(MAKE) --no-print-directory integration || status=1; \
+	exit $$status
+
+integration: build
+	@status=0; for script in $(INTEGRATION); do \
+		echo "== $$script"; bash $$script target/debug || status=1; \
+	done; exit $$status
 
 fmt:
 	$(CARGO) fmt --all

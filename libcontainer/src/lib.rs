@@ -40,5 +40,6 @@ mod utils;
 pub use cgroups::{OomEvent, OomWatcher, Stats};
 pub use container::{Console, Container, ContainerBuilder, CreateOptions, ExecOptions};
 pub use error::{Error, Result, SysError};
+pub use process::stdio::Stdio;
 pub use spec::{load_bundle_config, parse_process};
 pub use state::{State, Status};

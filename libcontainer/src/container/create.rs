@@ -47,6 +47,8 @@ pub struct CreateOptions {
     pub extra_env: Vec<String>,
     /// Set up sd_notify passthrough (the caller's `NOTIFY_SOCKET`): see [`crate::notify`].
     pub notify_socket: bool,
+    /// Standard streams for the init (the shim's fifos); by default it inherits ours.
+    pub stdio: crate::process::stdio::Stdio,
 }
 
 /// Creates a container from a bundle:
@@ -195,7 +197,11 @@ fn build(
         no_new_keyring: b.options.no_new_keyring,
         idmapped: &idmapped,
     };
-    let spawned = spawn::spawn(&request, &mut |ch| init::run(ch, &args))?;
+    let stdio = &b.options.stdio;
+    let spawned = spawn::spawn(&request, &mut |ch| {
+        stdio.child_prelude()?;
+        init::run(ch, &args)
+    })?;
     undo.pid = Some(spawned.pid);
     drop(console);
     drop(fifo);
