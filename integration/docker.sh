@@ -216,7 +216,7 @@ t_update() { # docker update -> runc update --resources -
     id=$(run_d --memory 64m --memory-swap 128m $IMG sleep 1000) || return 1
     berth_owns "$id" || return 1
     pid=$(pid_of "$id")
-    out=$(d update --memory 96m --pids-limit 40 "$id" 2>&1) || { d rm -f "$id" >/dev/null; die "docker update: $out"; }
+    out=$(d update --memory 96m --pids-limit 40 "$id" 2>&1) || { d rm -f "$id" >/dev/null; die "docker update: $out"; return 1; }
     want 100663296 "$(cgroup_file memory "$pid" memory.limit_in_bytes)" "memory.limit_in_bytes" &&
         want 40 "$(cgroup_file pids "$pid" pids.max)" "pids.max"
     local rc=$?
@@ -286,11 +286,12 @@ t_top() {
 }
 t_stats() {
     local id out
-    id=$(run_d --memory 64m $IMG sh -c 'sleep 1001 & sleep 1002') || return 1
+    id=$(run_d $IMG sh -c 'sleep 1001 & sleep 1002') || return 1
     berth_owns "$id" || return 1
     out=$(d stats --no-stream --format '{{.MemUsage}}|{{.PIDs}}' "$id") || return 1
     d rm -f "$id" >/dev/null
-    [[ $out =~ ^[0-9.]+[KMG]?i?B\ /\ 64MiB\|[23]$ ]] || die "docker stats: $out"
+    # Usage read from the container's own cgroup: non-zero, and its 2 or 3 processes.
+    [[ $out =~ ^[1-9][0-9.]*[KMG]i?B\ /\ [0-9.]+[KMG]i?B\|[23]$ ]] || die "docker stats: $out"
 }
 t_network_none() {
     run_rm --network none $IMG sh -c 'ls /sys/class/net | tr "\n" " "'
@@ -352,10 +353,15 @@ t_rm_force() {
     ! d inspect "$id" >/dev/null 2>&1 || die "container still known to docker"
 }
 t_oom() {
-    local id
-    id=$(run_d --memory 32m --memory-swap 32m $IMG sh -c 'x=a; while :; do x=$x$x; done') || return 1
-    berth_ran "$id" || return 1
-    d wait "$id" >/dev/null
+    local id pid lim
+    # The hog waits for /tmp/go, so that it never runs without the limit in place.
+    id=$(run_d --memory 32m --memory-swap 32m $IMG sh -c 'while [ ! -e /tmp/go ]; do sleep 0.1; done; x=a; while :; do x=$x$x; done') || return 1
+    berth_owns "$id" || { d rm -f "$id" >/dev/null; return 1; }
+    pid=$(pid_of "$id")
+    lim=$(cgroup_file memory "$pid" memory.limit_in_bytes)
+    [ "$lim" = 33554432 ] || { d rm -f "$id" >/dev/null; die "memory limit not applied ($lim): not starting the hog"; return 1; }
+    d exec "$id" touch /tmp/go
+    timeout 30 /usr/bin/docker wait "$id" >/dev/null
     want "true 137" "$(d inspect -f '{{.State.OOMKilled}} {{.State.ExitCode}}' "$id")" "OOMKilled, exit code"
     local rc=$?
     d rm -f "$id" >/dev/null

@@ -73,11 +73,12 @@ stop_pid() {
 # scenario NAME FUNC [ARGS...]: runs FUNC; PASS, FAIL or SKIP (FUNC returns 77 and
 # prints the reason on stdout's last line). Output of a failing FUNC is shown indented.
 scenario() {
-    local name=$1 out rc
+    local name=$1 out rc t0=$SECONDS
     shift
     if [ -n "${IT_ONLY:-}" ] && ! grep -qE -- "$IT_ONLY" <<<"$name"; then return 0; fi
     out=$("$@" 2>&1)
     rc=$?
+    [ $((SECONDS - t0)) -lt 10 ] || name="$name ($((SECONDS - t0)) s)"
     if [ $rc -eq 0 ]; then
         it_pass=$((it_pass + 1))
         echo "PASS $name"
