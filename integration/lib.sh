@@ -93,13 +93,16 @@ scenario() {
     return 0
 }
 
-# skip REASON: from inside a scenario function.
-skip() { echo "$1"; return 77; }
-
-# Inside scenarios: fail with a message (`want A B what`).
-die() { echo "$*"; return 1; }
-want() { # want EXPECTED GOT WHAT
-    [ "$1" = "$2" ] || { echo "$3: expected [$1], got [$2]"; return 1; }
+# Scenario functions run in a subshell (see `scenario`), so these end the scenario at
+# once: the first wrong value fails it. What it leaves running, the script's final
+# cleanup removes.
+# skip REASON
+skip() { echo "$1"; exit 77; }
+# die MESSAGE
+die() { echo "$*"; exit 1; }
+# want EXPECTED GOT WHAT
+want() {
+    [ "$1" = "$2" ] || die "$3: expected [$1], got [$2]"
 }
 
 it_summary() {
@@ -229,6 +232,5 @@ berth_ran() {
         [ -e "$IT_DIR/seen/$1.json" ] && return 0
         sleep 0.1
     done
-    echo "no berth state record was seen for container $1"
-    return 1
+    die "no berth state record was seen for container $1"
 }

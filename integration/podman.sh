@@ -22,8 +22,9 @@ command -v podman >/dev/null || { echo "missing podman: apt-get install podman u
 P=$IT_DIR
 RUNTIME=${IT_RUNTIME:-berth}
 [ "$RUNTIME" = berth ] && RT_PATH=$BERTH || RT_PATH=$(command -v runc)
-# podman gives the runtime `--root <runroot>/<runtime name>`: .../runroot/berth here.
-RTROOT=$P/runroot/$(basename "$RT_PATH")
+# Rootful podman passes no --root (the runtime's default, /run/berth, would be shared
+# with everything else): `--runtime-flag root=...` gives the runtime a private one.
+RTROOT=$P/rt-root
 NET=berthnet
 BR=berth-pd$(($$ % 1000))
 BR_NET=10.214.$(($$ % 200 + 20))
@@ -58,9 +59,9 @@ export CONTAINERS_CONF=$P/conf/containers.conf CONTAINERS_STORAGE_CONF=$P/conf/s
     CONTAINERS_REGISTRIES_CONF=$P/conf/registries.conf XDG_CONFIG_HOME=$P/conf XDG_DATA_HOME=$P/conf
 pm() {
     timeout "$IT_TIMEOUT" podman --root "$P/root" --runroot "$P/runroot" --tmpdir "$P/tmp" \
-        --runtime "$RT_PATH" --cgroup-manager cgroupfs --events-backend file "$@"
+        --runtime "$RT_PATH" --runtime-flag "root=$RTROOT" --cgroup-manager cgroupfs --events-backend file "$@"
 }
-PM="podman --root $P/root --runroot $P/runroot --tmpdir $P/tmp --runtime $RT_PATH --cgroup-manager cgroupfs --events-backend file"
+PM="podman --root $P/root --runroot $P/runroot --tmpdir $P/tmp --runtime $RT_PATH --runtime-flag root=$RTROOT --cgroup-manager cgroupfs --events-backend file"
 
 stop_all() {
     timeout 60 $PM rm -af -t 0 >/dev/null 2>&1
@@ -176,7 +177,7 @@ t_kill_signal() {
 t_tty() {
     local out
     new_cid
-    out=$(timeout "$IT_TIMEOUT" script -qec "stty cols 100 rows 30; $PM run --rm -t --pull never --network none --cidfile $CID $IMG sh -c 'tty; stty size; exit 4'" /dev/null)
+    out=$(timeout "$IT_TIMEOUT" script -qec "stty cols 100 rows 30; $PM run --rm -t --pull never --network none --cidfile $CID $IMG sh -c 'tty; sleep 0.5; stty size; exit 4'" /dev/null)
     want 4 $? "exit code" || { echo "$out"; return 1; }
     grep -q '^/dev/pts/0' <<<"$out" || die "tty: $out" || return 1
     grep -q '^30 100' <<<"$out" || die "stty size: $out" || return 1
@@ -396,4 +397,5 @@ scenario "seccomp default profile" t_seccomp
 scenario "--sysctl" t_sysctl
 scenario "--ulimit" t_ulimit
 
+[ -n "${IT_HOLD:-}" ] && { echo "holding"; run_d --network none $IMG sleep 1000; sleep "$IT_HOLD"; }
 it_summary
