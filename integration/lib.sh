@@ -234,3 +234,31 @@ berth_ran() {
     done
     die "no berth state record was seen for container $1"
 }
+
+# busybox_oci_tar OUT NAME: the busybox rootfs as an OCI image layout tar named NAME
+# (e.g. docker.io/library/busybox:it), for `ctr images import`.
+busybox_oci_tar() {
+    local out=$1 name=$2 w ld ls cd cs md ms
+    w=$(mktemp -d "$IT_DIR/oci.XXXXXX")
+    mkdir -p "$w/layout/blobs/sha256"
+    busybox_rootfs_tar "$w/layer.tar" || return 1
+    blob() { # FILE -> "digest size", moved into the blobs
+        local dg sz
+        dg=$(sha256sum "$1" | cut -d' ' -f1)
+        sz=$(stat -c %s "$1")
+        mv "$1" "$w/layout/blobs/sha256/$dg"
+        echo "$dg $sz"
+    }
+    read -r ld ls < <(blob "$w/layer.tar")
+    printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+        "$ld" >"$w/config.json"
+    read -r cd cs < <(blob "$w/config.json")
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
+        "$cd" "$cs" "$ld" "$ls" >"$w/manifest.json"
+    read -r md ms < <(blob "$w/manifest.json")
+    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
+        "$md" "$ms" "$name" "${name##*:}" >"$w/layout/index.json"
+    echo '{"imageLayoutVersion":"1.0.0"}' >"$w/layout/oci-layout"
+    tar -C "$w/layout" -cf "$out" oci-layout index.json blobs
+    rm -rf "$w"
+}
