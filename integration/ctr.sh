@@ -162,7 +162,7 @@ sleep 1000 " "$out" "exec output"
     want 3 $? "exec exit code"
     want "1 1" "$(c task exec --user 1:1 --exec-id e3 "$id" sh -c 'echo $(id -u) $(id -g)')" "exec --user"
     out=$(timeout "$IT_TIMEOUT" script -qec "ctr -a $SOCK -n $NS task exec -t --exec-id e4 $id tty" /dev/null)
-    grep -q '^/dev/pts/' <<<"$out" || die "exec -t: $out"
+    grep -q '/dev/pts/' <<<"$out" || die "exec -t: $out"
     cleanup_task "$id"
 }
 t_kill() {
