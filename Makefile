@@ -1,11 +1,12 @@
-# Berth: make demo (run a real container), make test (all tests), make fmt, make lint.
+# Berth: make demo (run a real container), make test (all tests), make integration (real
+# docker/podman/containerd driving berth), make fmt, make lint.
 # Run as root on Debian: the demo and the tests create real containers.
 
 CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 BERTH := target/debug/berth
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: demo test build fmt lint packages-demo packages-test
+.PHONY: demo test build fmt lint integration packages-demo packages-test packages-integration
 
 # Install the Debian packages named in $(1) unless all are installed already.
 define apt_install
@@ -22,6 +23,10 @@ packages-demo:
 packages-test:
 	$(call apt_install,busybox-static runc)
 
+# What integration/ drives berth through: dockerd 20.10, podman 4.3, containerd 1.6 + ctr.
+packages-integration:
+	$(call apt_install,busybox-static runc docker.io podman containerd iptables uidmap)
+
 build:
 	$(CARGO) build --workspace
 
@@ -30,6 +35,11 @@ demo: packages-demo build
 
 test: packages-test build
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2
+
+# Real clients (docker, podman, containerd) driving berth; ~3 minutes. Not part of
+# `make test` yet: see docs/clients.md.
+integration: packages-integration build
+	integration/run.sh
 
 fmt:
 	$(CARGO) fmt --all
