@@ -1,12 +1,11 @@
-# Berth: make demo (run a real container), make test (all tests), make integration (real
-# docker/podman/containerd driving berth), make fmt, make lint.
+# Berth: make demo (run a real container), make test (all tests), make fmt, make lint.
 # Run as root on Debian: the demo and the tests create real containers.
 
 CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 BERTH := target/debug/berth
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: demo test build fmt lint integration packages-demo packages-test packages-integration
+.PHONY: demo test integration clients build fmt lint packages-demo packages-test packages-clients
 
 # Install the Debian packages named in $(1) unless all are installed already.
 define apt_install
@@ -21,10 +20,11 @@ packages-demo:
 	$(call apt_install,busybox-static)
 
 packages-test:
-	$(call apt_install,busybox-static runc)
+	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap)
 
-# What integration/ drives berth through: dockerd 20.10, podman 4.3, containerd 1.6 + ctr.
-packages-integration:
+# What integration/{docker,podman,ctr}.sh drive berth through: dockerd 20.10, podman 4.3,
+# containerd 1.6 + ctr.
+packages-clients:
 	$(call apt_install,busybox-static runc docker.io podman containerd iptables uidmap)
 
 build:
@@ -33,16 +33,28 @@ build:
 demo: packages-demo build
 	scripts/demo.sh $(BERTH)
 
-test: packages-test build
-	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2
+# Scripts that drive real clients (containerd, ...) through berth; each ends with
+# "N passed, N failed" and exits non-zero on any failure.
+INTEGRATION := integration/containerd.sh
 
-# Real clients (docker, podman, containerd) driving berth; ~3 minutes. Not part of
-# `make test` yet: see docs/clients.md.
-integration: packages-integration build
-	integration/run.sh
+test: packages-test build
+	@status=0; \
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2 || status=1; \
+	$(MAKE) --no-print-directory integration || status=1; \
+	exit $$status
+
+integration: build
+	@status=0; for script in $(INTEGRATION); do \
+		echo "== $$script"; bash $$script target/debug || status=1; \
+	done; exit $$status
 
 fmt:
 	$(CARGO) fmt --all
 
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Real clients (docker, podman, containerd's runc-v2 shim + ctr) driving berth, summed up
+# by integration/run.sh; about 3 minutes. See docs/clients.md.
+clients: packages-clients build
+	integration/run.sh

@@ -79,7 +79,10 @@ runtime_test!(delete_racing_kill_leaves_nothing, |rt| {
     }
 });
 
-runtime_test!(list_while_containers_come_and_go, |rt| {
+berth_only_test!(
+    list_while_containers_come_and_go,
+    "runc 1.1.5's list fails with `stat <root>/<id>: no such file or directory` when a container goes away mid-listing",
+    |rt| {
     let mut b = Bundle::new();
     b.args(&["true"]);
     b.write();
@@ -100,4 +103,5 @@ runtime_test!(list_while_containers_come_and_go, |rt| {
         assert!(ok, "{err}");
     }
     assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
-});
+    }
+);

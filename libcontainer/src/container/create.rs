@@ -47,6 +47,8 @@ pub struct CreateOptions {
     pub extra_env: Vec<String>,
     /// Set up sd_notify passthrough (the caller's `NOTIFY_SOCKET`): see [`crate::notify`].
     pub notify_socket: bool,
+    /// Standard streams for the init (the shim's fifos); by default it inherits ours.
+    pub stdio: crate::process::stdio::Stdio,
 }
 
 /// Creates a container from a bundle:
@@ -142,8 +144,21 @@ fn build(
     let snapshot_path = dir.join(state::CONFIG_FILE);
     write_atomic(&snapshot_path, &snapshot).map_err(|e| Error::path(&snapshot_path, e))?;
 
-    cgroup.create()?;
-    undo.cgroup = Some(cgroup.clone());
+    // Rootless (runc's --rootless=auto): a cgroup we may not create is skipped.
+    let cgroup = match cgroup.create() {
+        Ok(()) => Some(cgroup),
+        Err(e) if crate::rootless::is_rootless() && crate::rootless::is_permission_error(&e) => {
+            log::debug!("rootless: no cgroup for {}: {e}", b.id);
+            record.cgroup = None;
+            state::write_record(dir, &record)?;
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(cgroup) = &cgroup {
+        undo.cgroup = Some(cgroup.clone());
+        super::update::apply_at_create(cgroup, spec)?;
+    }
 
     let fifo = make_exec_fifo(dir)?;
     let console: Option<OwnedFd> = match &b.options.console {
@@ -166,9 +181,11 @@ fn build(
             .and_then(|l| l.gid_mappings().as_deref())
             .unwrap_or_default(),
         time_offsets,
-        cgroup: Some(&cgroup),
+        cgroup: cgroup.as_ref(),
         close_in_child: &[lock.raw_fd()],
     };
+    // Detached and idmapped here, in the host's user namespace; the init attaches them.
+    let idmapped = crate::rootfs::open_idmapped(spec)?;
     let args = InitArgs {
         id: &b.id,
         config,
@@ -178,15 +195,38 @@ fn build(
         extra_env: b.options.extra_env.clone(),
         no_pivot: b.options.no_pivot,
         no_new_keyring: b.options.no_new_keyring,
+        idmapped: &idmapped,
     };
-    let spawned = spawn::spawn(&request, &mut |ch| init::run(ch, &args))?;
+    let stdio = &b.options.stdio;
+    let spawned = spawn::spawn(&request, &mut |ch| {
+        stdio.child_prelude()?;
+        init::run(ch, &args)
+    })?;
     undo.pid = Some(spawned.pid);
     drop(console);
     drop(fifo);
+    drop(idmapped);
 
     record.pid = spawned.pid.as_raw();
     loop {
-        match spawned.channel.recv()? {
+        let (msg, fds) = match spawned.channel.recv_with_fds()? {
+            Some((msg, fds)) => (Some(msg), fds),
+            None => (None, Vec::new()),
+        };
+        match msg {
+            Some(Message::SeccompListener) => crate::seccomp::notify::relay(
+                &spawned.channel,
+                &fds,
+                spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+                crate::seccomp::notify::ProcessState {
+                    pid: record.pid,
+                    id: &record.id,
+                    status: "creating",
+                    bundle: &record.bundle,
+                    annotations: serde_json::json!(record.annotations),
+                    metadata: None,
+                },
+            )?,
             Some(Message::RunRuntimeHooks) => {
                 let state = hook_state(&record, Status::Creating);
                 let hooks = spec.hooks().as_ref();

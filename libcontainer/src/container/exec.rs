@@ -14,7 +14,7 @@ use crate::process::exec::{self, ExecArgs};
 use crate::process::spawn::{self, SpawnRequest};
 use crate::state::Status;
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ExecOptions {
     /// The complete process to run (the runtime merges its flags into it).
     pub process: Process,
@@ -22,6 +22,8 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: i32,
     pub extra_env: Vec<String>,
+    /// Standard streams for the process; by default it inherits the caller's.
+    pub stdio: crate::process::stdio::Stdio,
 }
 
 impl Container {
@@ -68,15 +70,35 @@ impl Container {
             cgroup: self.cgroup(),
             close_in_child: &[],
         };
+        let spec = self.spec()?;
+        let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
         let args = ExecArgs {
+            seccomp: seccomp.clone(),
             process: &opts.process,
             console_socket: console.as_ref().map(|c| c.as_raw_fd()),
             keep_fds: opts.preserve_fds,
             extra_env: opts.extra_env.clone(),
         };
-        let spawned = spawn::spawn(&request, &mut |ch| exec::run(ch, &args))?;
+        let stdio = &opts.stdio;
+        let spawned = spawn::spawn(&request, &mut |ch| {
+            stdio.child_prelude()?;
+            exec::run(ch, &args)
+        })?;
         drop(console);
-        let ready = match spawned.channel.recv() {
+        let mut ready = spawned.channel.recv_with_fds();
+        if let Ok(Some((Message::SeccompListener, fds))) = &ready {
+            let state = crate::seccomp::notify::ProcessState {
+                pid: spawned.pid.as_raw(),
+                id: self.id(),
+                status: self.status().as_str(),
+                bundle: self.bundle(),
+                annotations: serde_json::json!(self.record.annotations),
+                metadata: None,
+            };
+            ready = crate::seccomp::notify::relay(&spawned.channel, fds, seccomp.as_ref(), state)
+                .and_then(|()| spawned.channel.recv_with_fds());
+        }
+        let ready = match ready.map(|m| m.map(|(msg, _)| msg)) {
             Ok(Some(Message::Ready)) => Ok(()),
             Ok(Some(Message::Failed(text))) => Err(Error::Start(text)),
             Ok(other) => Err(Error::Start(format!(

@@ -7,6 +7,8 @@ mod exec;
 mod kill;
 mod pause;
 mod start;
+mod stats;
+mod update;
 
 use std::fs;
 use std::path::{Path, PathBuf};

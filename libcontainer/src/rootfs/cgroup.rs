@@ -15,10 +15,10 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 
 use super::mount_options::MountOptions;
-use super::mountinfo::{parse_mountinfo, parse_proc_cgroup, CgroupLine, MountInfo};
 use super::mounts::{apply_propagation, sys_mount, MountCtx};
 use super::secure_join::Create;
 use super::RootfsError;
+use crate::mountinfo::{parse_mountinfo, parse_proc_cgroup, CgroupLine, MountInfo};
 
 const TMPFS_FLAGS: MsFlags = MsFlags::MS_NOSUID
     .union(MsFlags::MS_NODEV)
@@ -29,7 +29,10 @@ pub(crate) fn mount_cgroup(
     dest: &Path,
     opts: &MountOptions,
 ) -> Result<(), RootfsError> {
-    let mounts = parse_mountinfo(&read("/proc/self/mountinfo")?);
+    // The host's hierarchies only: copies already bound into the rootfs (an rbind of the
+    // host's /sys, say) are not sources.
+    let mut mounts = parse_mountinfo(&read("/proc/self/mountinfo")?);
+    mounts.retain(|m| !m.mount_point.starts_with(ctx.rootfs));
     let v1: Vec<&MountInfo> = mounts.iter().filter(|m| m.fs_type == "cgroup").collect();
     let flags = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let procs = parse_proc_cgroup(&read("/proc/self/cgroup")?);
@@ -159,7 +162,7 @@ fn read(path: &str) -> Result<String, RootfsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rootfs::mountinfo::parse_mountinfo;
+    use crate::mountinfo::parse_mountinfo;
 
     #[test]
     fn finds_own_cgroup_dir() {
