@@ -108,16 +108,37 @@ n=0
 # A container id unique in this run (the scenario subshells cannot share a counter).
 new_id() { echo "$1-$PART-$(mktemp -u XXXXXX | tr 'A-Z' 'a-z')"; }
 # proof ID: part 1: berth's record was seen under --runc-root; part 2: the task's shim
-# process is containerd-shim-berth-v2.
+# process (its shim.pid, recorded by watch_shims while the task existed) was
+# containerd-shim-berth-v2.
 proof() {
     if [ "$PART" = runc-v2 ]; then
         berth_ran "$1"
     else
-        local f=$C/state/io.containerd.runtime.v2.task/$NS/$1/shim.pid
-        [ -f "$f" ] || die "no shim.pid for $1"
-        [ "$(basename "$(readlink "/proc/$(cat "$f")/exe")")" = containerd-shim-berth-v2 ] ||
-            die "task $1 is served by $(readlink "/proc/$(cat "$f")/exe")"
+        local i
+        for ((i = 0; i < 30; i++)); do
+            [ -e "$IT_DIR/shims/$1" ] && break
+            sleep 0.1
+        done
+        [ -e "$IT_DIR/shims/$1" ] || die "no shim was seen for task $1"
+        want containerd-shim-berth-v2 "$(cat "$IT_DIR/shims/$1")" "the shim serving $1"
     fi
+}
+# Records, for every task directory that appears, the executable of its shim.
+watch_shims() {
+    mkdir -p "$IT_DIR/shims"
+    (
+        shopt -s nullglob
+        while kill -0 $$ 2>/dev/null; do
+            for f in "$C"/state/io.containerd.runtime.v2.task/$NS/*/shim.pid; do
+                id=$(basename "$(dirname "$f")")
+                [ -e "$IT_DIR/shims/$id" ] && continue
+                exe=$(readlink "/proc/$(cat "$f" 2>/dev/null)/exe" 2>/dev/null) || continue
+                basename "$exe" >"$IT_DIR/shims/$id"
+            done
+            sleep 0.02
+        done
+    ) &
+    on_exit "kill $!"
 }
 cleanup_task() { c task delete -f "$1" >/dev/null 2>&1; c container rm "$1" >/dev/null 2>&1; return 0; }
 
@@ -250,6 +271,7 @@ run_part() {
 # --- main -------------------------------------------------------------------------------
 start_containerd || { echo "0 passed, 1 failed"; exit 1; }
 watch_roots "$RTROOT_NS"
+watch_shims
 busybox_oci_tar "$C/busybox.tar" $IMG && c images import "$C/busybox.tar" >/dev/null ||
     { echo "ctr images import failed"; echo "0 passed, 1 failed"; exit 1; }
 
