@@ -21,6 +21,10 @@ it_init() {
     chmod 755 "$IT_DIR"
     trap it_cleanup EXIT
     trap 'echo "interrupted" >&2; exit 130' INT TERM HUP
+    # netavark (podman's bridge networks) turns on IPv4 forwarding: put it back.
+    local fwd
+    fwd=$(cat /proc/sys/net/ipv4/ip_forward)
+    on_exit "echo $fwd >/proc/sys/net/ipv4/ip_forward"
 }
 
 # on_exit CMD...: run CMD (one string, eval'd) at exit, last registered first.
