@@ -2,6 +2,7 @@
 
 mod container;
 mod image;
+mod network;
 mod transfer;
 
 use std::path::{Path, PathBuf};
@@ -96,6 +97,9 @@ pub enum Command {
     Pull(transfer::PullArgs),
     /// Push an image to a registry v2
     Push(transfer::PushArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
 }
 
 pub fn run(root: &Path, cmd: Command) -> anyhow::Result<i32> {
@@ -144,6 +148,7 @@ pub fn run(root: &Path, cmd: Command) -> anyhow::Result<i32> {
         Command::Volume(v) => container::volume(&store, v),
         Command::Pull(a) => transfer::pull(&store, a),
         Command::Push(a) => transfer::push(&store, a),
+        Command::Network(n) => network::run(&store, n),
     }
 }
 
