@@ -32,7 +32,8 @@ pub fn resolv_conf(host: &str) -> String {
         .filter(|l| {
             let mut w = l.split_whitespace();
             !(w.next() == Some("nameserver")
-                && w.next().is_some_and(|a| a.starts_with("127.") || a == "::1"))
+                && w.next()
+                    .is_some_and(|a| a.starts_with("127.") || a == "::1"))
         })
         .map(|l| format!("{l}\n"))
         .collect()

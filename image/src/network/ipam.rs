@@ -149,10 +149,16 @@ mod tests {
         let mut p = Pool::default();
         let a = p.allocate(&s, gw, lease("a")).unwrap();
         let b = p.allocate(&s, gw, lease("b")).unwrap();
-        assert_eq!((a, b), (Ipv4Addr::new(10, 9, 8, 2), Ipv4Addr::new(10, 9, 8, 3)));
+        assert_eq!(
+            (a, b),
+            (Ipv4Addr::new(10, 9, 8, 2), Ipv4Addr::new(10, 9, 8, 3))
+        );
         assert_eq!(p.release("a"), vec![a]);
         // The freed .2 is not reused while later addresses are free.
-        assert_eq!(p.allocate(&s, gw, lease("c")), Some(Ipv4Addr::new(10, 9, 8, 4)));
+        assert_eq!(
+            p.allocate(&s, gw, lease("c")),
+            Some(Ipv4Addr::new(10, 9, 8, 4))
+        );
         for c in ["d", "e", "f"] {
             assert!(p.allocate(&s, gw, lease(c)).is_some());
         }

@@ -87,7 +87,8 @@ pub fn prune(store: &Store) -> Result<PruneReport> {
             .collect();
         for (ip, id) in dead {
             attach::detach_stale(store, &nets, &id, &n.name)?;
-            r.released.push(format!("{}: {ip} ({})", n.name, &id[..id.len().min(12)]));
+            r.released
+                .push(format!("{}: {ip} ({})", n.name, &id[..id.len().min(12)]));
         }
         let n = nets.need(&n.name)?;
         if n.pool.leases.is_empty() && n.name != DEFAULT_NETWORK {

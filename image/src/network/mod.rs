@@ -51,7 +51,9 @@ impl Mode {
             "" | "bridge" | "default" => Mode::Bridge(DEFAULT_NETWORK.into()),
             s => match s.strip_prefix("container:") {
                 Some("") => {
-                    return Err(NetError::Invalid("--network container: needs a name".into()).into())
+                    return Err(
+                        NetError::Invalid("--network container: needs a name".into()).into(),
+                    )
                 }
                 Some(c) => Mode::Container(c.into()),
                 None => {

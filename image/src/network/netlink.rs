@@ -91,7 +91,8 @@ impl Msg {
     fn begin(&mut self, kind: u16) -> &mut Self {
         self.align();
         self.nests.push(self.buf.len());
-        self.bytes(&[0, 0]).bytes(&(kind | NLA_F_NESTED).to_ne_bytes())
+        self.bytes(&[0, 0])
+            .bytes(&(kind | NLA_F_NESTED).to_ne_bytes())
     }
     fn end(&mut self) -> &mut Self {
         if let Some(start) = self.nests.pop() {
@@ -147,14 +148,7 @@ impl Netlink {
         let data = msg.finish(seq);
         // SAFETY: data is a valid buffer of data.len() bytes; the kernel is the
         // destination (default sockaddr for an unbound netlink socket's send).
-        let n = unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                data.as_ptr().cast(),
-                data.len(),
-                0,
-            )
-        };
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), data.as_ptr().cast(), data.len(), 0) };
         if n < 0 {
             return Err(NetError::netlink(op, io::Error::last_os_error()));
         }
@@ -214,7 +208,8 @@ impl Netlink {
             .begin(IFLA_LINKINFO)
             .attr_str(IFLA_INFO_KIND, "bridge")
             .end();
-        self.request(&format!("add bridge {name}"), &mut m).map(drop)
+        self.request(&format!("add bridge {name}"), &mut m)
+            .map(drop)
     }
 
     /// A veth pair: `host` here, `peer` created directly in the namespace `peer_ns`.

@@ -50,10 +50,9 @@ pub fn remove(path: &Path) -> Result<(), NetError> {
         Err(e) => return Err(NetError::netns(format!("unmount {}", path.display()), e)),
     }
     match fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(NetError::netns(
-            format!("remove {}", path.display()),
-            e,
-        )),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(NetError::netns(format!("remove {}", path.display()), e))
+        }
         _ => Ok(()),
     }
 }
@@ -63,7 +62,8 @@ pub fn run_in<T: Send>(
     path: &Path,
     f: impl FnOnce() -> Result<T, NetError> + Send,
 ) -> Result<T, NetError> {
-    let ns = File::open(path).map_err(|e| NetError::netns(format!("open {}", path.display()), e))?;
+    let ns =
+        File::open(path).map_err(|e| NetError::netns(format!("open {}", path.display()), e))?;
     std::thread::scope(|s| {
         s.spawn(|| {
             setns(ns.as_fd(), CloneFlags::CLONE_NEWNET)

@@ -78,9 +78,7 @@ pub fn ports_script(table: &str, ip: Ipv4Addr, ports: &[PortMap]) -> String {
 /// Delete a table; a missing one is fine.
 pub fn delete(table: &str) -> Result<(), NetError> {
     // `add` then `delete` in one transaction never fails on a missing table.
-    apply(&format!(
-        "add table ip {table}\ndelete table ip {table}\n"
-    ))
+    apply(&format!("add table ip {table}\ndelete table ip {table}\n"))
 }
 
 /// Names of the ip-family tables starting with `prefix`.

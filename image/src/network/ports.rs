@@ -78,7 +78,15 @@ mod tests {
         assert_eq!(p.host_ip, Some(Ipv4Addr::LOCALHOST));
         assert_eq!(p.proto, "udp");
         assert_eq!(p.to_string(), "127.0.0.1:53->5353/udp");
-        for bad in ["80", "0:80", "a:80", "1:2:3:4", "80:80/sctp", "x.y:1:2", "70000:1"] {
+        for bad in [
+            "80",
+            "0:80",
+            "a:80",
+            "1:2:3:4",
+            "80:80/sctp",
+            "x.y:1:2",
+            "70000:1",
+        ] {
             assert!(PortMap::parse(bad).is_err(), "{bad}");
         }
     }

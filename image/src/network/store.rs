@@ -49,7 +49,10 @@ pub struct Networks {
 pub fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= max
-        && name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
