@@ -56,7 +56,7 @@ impl Msg {
         Msg { buf, nests: vec![] }
     }
     fn align(&mut self) {
-        while self.buf.len() % 4 != 0 {
+        while self.buf.len() & 3 != 0 {
             self.buf.push(0);
         }
     }
