@@ -20,7 +20,7 @@ packages-demo:
 	$(call apt_install,busybox-static)
 
 packages-test:
-	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci nftables iproute2)
+	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap nftables iproute2)
 
 build:
 	$(CARGO) build --workspace
