@@ -20,7 +20,7 @@ packages-demo:
 	$(call apt_install,busybox-static)
 
 packages-test:
-	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap docker.io podman iptables)
+	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap docker.io podman iptables nftables iproute2)
 
 # What integration/{docker,podman,ctr}.sh drive berth through: dockerd 20.10, podman 4.3,
 # containerd 1.6 + ctr.
