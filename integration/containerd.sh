@@ -65,6 +65,22 @@ tty_exec() {
 }
 check "task exec -t" tty_exec
 
+metric() { t task metrics c-long | awk -v k="$1" '$1 == k {print $2}'; }
+metrics_real() {
+    local usage pids
+    usage=$(metric memory.usage_in_bytes) pids=$(metric pids.current)
+    [ "${usage:-0}" -gt 0 ] && [ "${pids:-0}" -ge 1 ] && [ "$(metric cpuacct.usage)" -gt 0 ]
+}
+check "task metrics prints real numbers" metrics_real
+update_limit() { # ctr 1.6 has no `task update`: send the Update request to the shim
+    local addr
+    addr=$(cat "$CT_DIR"/state/io.containerd.runtime.v2.task/default/c-long/address)
+    "$CTR_SHIM_DIR/berth-shim-update" "$addr" c-long '{"memory":{"limit":67108864}}' &&
+        [ "$(metric memory.limit_in_bytes)" = 67108864 ] &&
+        ! "$CTR_SHIM_DIR/berth-shim-update" "$addr" c-long '{"memory":' 2>/dev/null
+}
+check "Update applies a memory limit" update_limit
+
 # Idle cost of one shim serving one container (report only): RSS, PSS, threads.
 report_idle() {
     local pid
@@ -96,6 +112,18 @@ wait_code() { # attached run gets the status of a kill sent from elsewhere
 }
 check "an attached run gets the exit status" wait_code
 t container rm c-wait >/dev/null 2>&1
+
+oom_event() { # a memory-limited container that allocates until the kernel kills it
+    ctr -a "$CT_SOCK" events >"$CT_DIR/events.log" 2>&1 &
+    local events=$! code
+    sleep 0.3
+    t run --rm --memory-limit 16777216 "${R[@]}" $IMG c-oom sh -c 'x=aaaaaaaa; while true; do x=$x$x; done'
+    code=$?
+    sleep 0.5
+    kill "$events" 2>/dev/null; wait "$events" 2>/dev/null
+    [ "$code" -eq 137 ] && grep -q '/tasks/oom .*c-oom' "$CT_DIR/events.log"
+}
+check "an OOM kill is reported as /tasks/oom" oom_event
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -16,7 +16,6 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 use crate::args::Args;
-use crate::cgroup_api::Pending;
 use crate::events::Publisher;
 use crate::service::{Reply, Service};
 use crate::wire::Conn;
@@ -76,7 +75,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             args.address.clone(),
             args.namespace.clone(),
         ),
-        cgroups: Box::new(Pending),
+        unified: crate::metrics::unified_host(),
         answers: Vec::new(),
         shutdown: false,
     };
@@ -93,6 +92,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             .flat_map(|t| std::iter::once(&t.init).chain(t.execs.values()))
             .flat_map(|p| p.relays.iter().filter_map(|r| r.interest()))
             .collect();
+        let oom_fds: Vec<(String, RawFd)> = svc
+            .tasks
+            .iter()
+            .filter_map(|(id, t)| Some((id.clone(), t.oom.as_ref()?.as_fd().as_raw_fd())))
+            .collect();
         let mut fds = vec![
             PollFd::new(listener.as_fd(), PollFlags::POLLIN),
             PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
@@ -104,6 +108,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             // SAFETY: the relays own these descriptors and outlive this poll call.
             fds.push(PollFd::new(unsafe { BorrowedFd::borrow_raw(*fd) }, *ev));
         }
+        for (_, fd) in &oom_fds {
+            // SAFETY: the tasks own their OOM watchers, which outlive this poll call.
+            let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        }
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
@@ -114,7 +123,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let signals_ready = ready(1);
         let conn_ready: Vec<bool> = (0..conns.len()).map(|i| ready(2 + i)).collect();
         let relays_ready = (0..relay_fds.len()).any(|i| ready(2 + conns.len() + i));
+        let oom_base = 2 + conns.len() + relay_fds.len();
+        let oom_ready: Vec<String> = (0..oom_fds.len())
+            .filter(|i| ready(oom_base + i))
+            .map(|i| oom_fds[i].0.clone())
+            .collect();
         drop(fds);
+
+        // Before the reaper, so containerd hears of the OOM before the exit it caused.
+        for id in oom_ready {
+            svc.oom_ready(&id);
+        }
 
         if signals_ready && handle_signals(&sfd, &mut svc) {
             break;
