@@ -40,11 +40,33 @@ pub fn assert_single_threaded() -> Result<(), String> {
 }
 
 /// Libcontainer's state root for a namespace, as runc's shim uses /run/containerd/runc.
-pub fn state_root(namespace: &str) -> PathBuf {
-    PathBuf::from("/run/containerd/berth").join(namespace)
+/// A containerd on another address (tests, a second daemon) gets its own root, so equal
+/// container ids of two daemons never share state.
+pub fn state_root(namespace: &str, address: &str) -> PathBuf {
+    let base = PathBuf::from("/run/containerd/berth");
+    if address.is_empty() || address == DEFAULT_ADDRESS {
+        base.join(namespace)
+    } else {
+        let h = crate::start::stable_hash(&[address]);
+        base.join(format!("{namespace}-{h:016x}"))
+    }
+}
+
+const DEFAULT_ADDRESS: &str = "/run/containerd/containerd.sock";
+
+/// Removes the socket file when the shim leaves `run`, however it leaves.
+struct SocketFile(Option<String>);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path.trim_start_matches("unix://"));
+        }
+    }
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    let _socket_file = SocketFile(args.socket.clone());
     // SAFETY: `start` put the listening socket at LISTENER_FD for us; nothing else owns it.
     let listener = unsafe { UnixListener::from_raw_fd(LISTENER_FD) };
     nix::fcntl::fcntl(
@@ -65,7 +87,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .context("signalfd")?;
 
-    let root = state_root(&args.namespace);
+    let root = state_root(&args.namespace, &args.address);
     std::fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
     let mut svc = Service {
         root,
@@ -171,9 +193,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         if relays_ready {
             pump_relays(&mut svc);
         }
-    }
-    if let Some(socket) = &args.socket {
-        let _ = std::fs::remove_file(socket.trim_start_matches("unix://"));
     }
     Ok(())
 }

@@ -73,6 +73,16 @@ fn set_nonblocking(w: &OomWatcher) {
     }
 }
 
+/// A failed create or exec, worded as runc's shim does: Docker and the CRI read
+/// "executable file not found" / "no such file or directory" in it as exit status 127
+/// and "permission denied" as 126.
+fn runtime_error(prefix: &str, e: libcontainer::Error) -> RpcError {
+    match RpcError::from(e) {
+        RpcError::Internal(m) => RpcError::Internal(format!("{prefix}{m}")),
+        other => other,
+    }
+}
+
 impl Service {
     fn load(&self, id: &str) -> Result<Container, RpcError> {
         Ok(Container::load(&self.root, id)?)
@@ -173,7 +183,8 @@ impl Service {
         let container = ContainerBuilder::new(id, &self.root)
             .bundle(bundle)
             .options(options)
-            .create()?;
+            .create()
+            .map_err(|e| runtime_error("OCI runtime create failed: ", e))?;
         init.pid = container.init_pid();
         if let Some(ours) = console_end {
             if let Err(e) = attach_terminal(&mut init, ours) {
@@ -245,7 +256,9 @@ impl Service {
             p.held = held;
         }
         crate::serve::assert_single_threaded().map_err(internal)?;
-        let pid = container.exec(opts)?;
+        let pid = container
+            .exec(opts)
+            .map_err(|e| runtime_error("OCI runtime exec failed: exec failed: ", e))?;
         p.pid = pid;
         p.phase = Phase::Running;
         if let Some(ours) = console_end {
@@ -329,7 +342,15 @@ impl Service {
             if self.process_mut(&r.id, "")?.phase == Phase::Stopped && !r.all {
                 return Err(RpcError::NotFound("process already finished".into()));
             }
+            let paused = container.status() == libcontainer::Status::Paused;
             container.kill(sig, r.all)?;
+            // A frozen init acts on SIGKILL only once thawed (runc thaws too); with `all`
+            // libcontainer thaws itself.
+            if paused && sig == Sig::KILL && !r.all {
+                if let Err(e) = container.resume() {
+                    log::warn!("{}: thaw after SIGKILL: {e}", r.id);
+                }
+            }
             return Ok(Empty::new());
         }
         let p = self.process_mut(&r.id, &r.exec_id)?;
