@@ -153,6 +153,22 @@ kill_paused() { # SIGKILL reaches a frozen init; afterwards the shim's socket is
 }
 check "kill while paused, no stale socket" kill_paused
 
+pod_group() { # two containers of one pod (the CRI's sandbox annotation) share one shim
+    local a=c-pod1-$S b=c-pod2-$S st="$CT_DIR/state/io.containerd.runtime.v2.task/default" ok=0
+    local ann=(--annotation io.kubernetes.cri.sandbox-id=pod-$S)
+    t run -d "${ann[@]}" "${R[@]}" $IMG $a sleep 1000 >/dev/null &&
+        t run -d "${ann[@]}" "${R[@]}" $IMG $b sleep 1000 >/dev/null &&
+        wait_status $a RUNNING && wait_status $b RUNNING &&
+        [ "$(cat $st/$a/address)" = "$(cat $st/$b/address)" ] &&
+        [ "$(t task exec --exec-id p1 $b echo pod)" = pod ] && ok=1
+    for id in $a $b; do
+        t task kill -s SIGKILL $id >/dev/null 2>&1; wait_status $id STOPPED
+        t task delete $id >/dev/null 2>&1; t container rm $id >/dev/null 2>&1
+    done
+    [ $ok = 1 ]
+}
+check "pod containers share one shim" pod_group
+
 oom_event() { # a memory-limited container that allocates until the kernel kills it
     ctr -a "$CT_SOCK" events >"$CT_DIR/events.log" 2>&1 &
     local events=$! code
