@@ -37,7 +37,7 @@ demo: packages-demo build
 # with "N passed, N failed" and exits non-zero on any failure. integration/ctr.sh (berth
 # under containerd's runc-v2 shim, and our shim's metrics) joins once the shim serves
 # Stats; until then `make clients` runs it.
-INTEGRATION := integration/containerd.sh integration/docker.sh integration/podman.sh
+INTEGRATION := integration/containerd.sh integration/ctr.sh integration/docker.sh integration/podman.sh
 
 test: packages-test build
 	@status=0; \
