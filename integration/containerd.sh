@@ -41,6 +41,25 @@ check "run --rm returns the exit code" run_exit
 run_stderr() { [ "$(t run --rm "${R[@]}" $IMG c-err-$S sh -c 'echo oops >&2' 2>&1)" = oops ]; }
 check "stderr reaches the client" run_stderr
 
+# containerd's logging-binary protocol: stdout/stderr on fds 3/4, ready on fd 5.
+cat >"$CT_DIR/logger.sh" <<'LOGGER'
+#!/bin/sh
+out=$2
+exec 5>&-
+{ echo "id=$CONTAINER_ID ns=$CONTAINER_NAMESPACE"; cat <&3; } >"$out" &
+cat <&4 >"$out.err"
+wait
+LOGGER
+chmod +x "$CT_DIR/logger.sh"
+run_log_binary() {
+    t run --rm "${R[@]}" --log-uri "binary://$CT_DIR/logger.sh?out=$CT_DIR/log.out" $IMG c-log-$S \
+        sh -c 'echo to-out; echo to-err >&2' || return 1
+    for _ in $(seq 50); do [ -s "$CT_DIR/log.out.err" ] && break; sleep 0.1; done
+    [ "$(cat "$CT_DIR/log.out")" = "$(printf 'id=c-log-%s ns=default\nto-out' "$S")" ] &&
+        [ "$(cat "$CT_DIR/log.out.err")" = to-err ]
+}
+check "binary:// log URI gets stdout, stderr, id and namespace" run_log_binary
+
 t run -d "${R[@]}" $IMG $LONG sh -c 'trap "exit 42" USR1; while true; do sleep 0.1; done' >/dev/null
 check "run -d leaves it running" wait_status $LONG RUNNING
 

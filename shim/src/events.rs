@@ -38,6 +38,11 @@ impl Publisher {
         }
     }
 
+    /// The containerd namespace the shim serves.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
     pub fn publish<M: Message>(&mut self, topic: &'static str, event: &M) {
         let mut any = Any::new();
         any.type_url = type_url::<M>();

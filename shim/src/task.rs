@@ -175,7 +175,8 @@ impl Service {
             options.console = console;
             console_end = Some(ours);
         } else {
-            let (stdio, held) = stdio::open_direct(&paths).map_err(internal)?;
+            let (stdio, held) =
+                stdio::open_direct(&paths, id, self.publisher.namespace()).map_err(internal)?;
             options.stdio = stdio;
             init.held = held;
         }
@@ -233,6 +234,7 @@ impl Service {
     }
 
     fn start_exec(&mut self, id: &str, exec_id: &str) -> Result<u32, RpcError> {
+        let namespace = self.publisher.namespace().to_string();
         let container = self.load(id)?;
         let p = self.process_mut(id, exec_id)?;
         if p.phase != Phase::Created {
@@ -251,7 +253,7 @@ impl Service {
             opts.console = console;
             console_end = Some(ours);
         } else {
-            let (stdio, held) = stdio::open_direct(&p.stdio).map_err(internal)?;
+            let (stdio, held) = stdio::open_direct(&p.stdio, id, &namespace).map_err(internal)?;
             opts.stdio = stdio;
             p.held = held;
         }
