@@ -11,6 +11,8 @@ use oci_spec::runtime::{Process, Spec};
 
 use crate::namespaces::NamespacePlan;
 
+#[cfg(feature = "fuzzing")]
+pub(crate) use validate::validate as validate_spec_only;
 pub(crate) use validate::validate_process;
 
 #[derive(Debug, thiserror::Error)]
