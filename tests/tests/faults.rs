@@ -85,14 +85,33 @@ fn killed_at(rt: &Runtime, step: &str, hooks: bool) {
     assert!(table.stdout.contains(&id), "{table:?}");
 
     let del = rt.delete_force(&id);
-    assert!(del.success(), "delete --force after a crash at {step}: {del:?}");
-    assert!(rt.root_entries().is_empty(), "state left: {:?}", rt.root_entries());
-    assert_eq!(cgroup_dirs_named(&cg), Vec::<std::path::PathBuf>::new(), "cgroup left at {step}");
+    assert!(
+        del.success(),
+        "delete --force after a crash at {step}: {del:?}"
+    );
+    assert!(
+        rt.root_entries().is_empty(),
+        "state left: {:?}",
+        rt.root_entries()
+    );
+    assert_eq!(
+        cgroup_dirs_named(&cg),
+        Vec::<std::path::PathBuf>::new(),
+        "cgroup left at {step}"
+    );
     let procs = wait_for(std::time::Duration::from_secs(5), || {
         processes_of(&b.rootfs(), &cg).is_empty()
     });
-    assert!(procs, "processes left at {step}: {:?}", processes_of(&b.rootfs(), &cg));
-    assert_eq!(mounts_under(b.path()), Vec::<String>::new(), "mounts left at {step}");
+    assert!(
+        procs,
+        "processes left at {step}: {:?}",
+        processes_of(&b.rootfs(), &cg)
+    );
+    assert_eq!(
+        mounts_under(b.path()),
+        Vec::<String>::new(),
+        "mounts left at {step}"
+    );
     let again = rt.list(&["--format", "json"]).ok();
     assert_eq!(again.stdout.trim(), "null");
 }
@@ -103,11 +122,9 @@ fn libcontainer_fault_env() -> &'static str {
 
 macro_rules! fault_test {
     ($name:ident, $step:literal, $hooks:literal) => {
-        berth_only_test!(
-            $name,
-            "BERTH_FAULT_STEP is berth's test hook",
-            |rt| { killed_at(rt, $step, $hooks) }
-        );
+        berth_only_test!($name, "BERTH_FAULT_STEP is berth's test hook", |rt| {
+            killed_at(rt, $step, $hooks)
+        });
     };
 }
 
