@@ -20,7 +20,7 @@ packages-demo:
 	$(call apt_install,busybox-static)
 
 packages-test:
-	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci)
+	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap)
 
 build:
 	$(CARGO) build --workspace

@@ -5,6 +5,7 @@
 //! `volumes`).
 
 pub mod archive;
+pub mod build;
 pub mod bundle;
 pub mod busybox;
 pub mod compose;

@@ -25,6 +25,7 @@ pub mod notify;
 mod process;
 mod rlimits;
 mod rootfs;
+mod rootless;
 mod seccomp;
 pub mod signal;
 /// The parts of [`Stats`] (runc's `events` stats types).

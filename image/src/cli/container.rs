@@ -114,7 +114,7 @@ pub fn bundle(
 }
 
 /// The berth runtime: `--runtime`, else `berth` next to this binary, else on PATH.
-fn runtime(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+pub(super) fn runtime(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }

@@ -1,5 +1,6 @@
 //! The commands: argument structs here, one module per group of commands.
 
+mod build;
 mod container;
 mod image;
 mod transfer;
@@ -96,6 +97,8 @@ pub enum Command {
     Pull(transfer::PullArgs),
     /// Push an image to a registry v2
     Push(transfer::PushArgs),
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
 }
 
 pub fn run(root: &Path, cmd: Command) -> anyhow::Result<i32> {
@@ -144,6 +147,7 @@ pub fn run(root: &Path, cmd: Command) -> anyhow::Result<i32> {
         Command::Volume(v) => container::volume(&store, v),
         Command::Pull(a) => transfer::pull(&store, a),
         Command::Push(a) => transfer::push(&store, a),
+        Command::Build(a) => build::build(&store, a),
     }
 }
 

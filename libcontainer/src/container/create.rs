@@ -146,9 +146,21 @@ fn build(
     let snapshot_path = dir.join(state::CONFIG_FILE);
     write_atomic(&snapshot_path, &snapshot).map_err(|e| Error::path(&snapshot_path, e))?;
 
-    cgroup.create()?;
-    undo.cgroup = Some(cgroup.clone());
-    super::update::apply_at_create(&cgroup, spec)?;
+    // Rootless (runc's --rootless=auto): a cgroup we may not create is skipped.
+    let cgroup = match cgroup.create() {
+        Ok(()) => Some(cgroup),
+        Err(e) if crate::rootless::is_rootless() && crate::rootless::is_permission_error(&e) => {
+            log::debug!("rootless: no cgroup for {}: {e}", b.id);
+            record.cgroup = None;
+            state::write_record(dir, &record)?;
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(cgroup) = &cgroup {
+        undo.cgroup = Some(cgroup.clone());
+        super::update::apply_at_create(cgroup, spec)?;
+    }
     crate::fault::point("cgroup");
 
     let fifo = make_exec_fifo(dir)?;
@@ -172,9 +184,11 @@ fn build(
             .and_then(|l| l.gid_mappings().as_deref())
             .unwrap_or_default(),
         time_offsets,
-        cgroup: Some(&cgroup),
+        cgroup: cgroup.as_ref(),
         close_in_child: &[lock.raw_fd()],
     };
+    // Detached and idmapped here, in the host's user namespace; the init attaches them.
+    let idmapped = crate::rootfs::open_idmapped(spec)?;
     let args = InitArgs {
         id: &b.id,
         config,
@@ -184,6 +198,7 @@ fn build(
         extra_env: b.options.extra_env.clone(),
         no_pivot: b.options.no_pivot,
         no_new_keyring: b.options.no_new_keyring,
+        idmapped: &idmapped,
     };
     let stdio = &b.options.stdio;
     let spawned = spawn::spawn(&request, &mut |ch| {
@@ -194,6 +209,7 @@ fn build(
     crate::fault::point("spawned");
     drop(console);
     drop(fifo);
+    drop(idmapped);
 
     record.pid = spawned.pid.as_raw();
     loop {
