@@ -172,7 +172,16 @@ fn our_processes() -> usize {
         .filter(|e| {
             let cg = std::fs::read_to_string(e.path().join("cgroup")).unwrap_or_default();
             let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-            cg.contains(&ours) || stat.contains(&me)
+            // Zombies are not counted: a killed init is reparented to pid 1, which reaps it
+            // (in some sandboxes pid 1 never does; that is not ours to fix).
+            let zombie = stat
+                .rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'));
+            let hit = !zombie && (cg.contains(&ours) || stat.contains(&me));
+            if hit && std::env::var_os("CHURN_DEBUG").is_some() {
+                eprintln!("process {stat}");
+            }
+            hit
         })
         .count()
 }
