@@ -5,7 +5,7 @@ CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 BERTH := target/debug/berth
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: demo test integration clients build fmt lint packages-demo packages-test packages-clients
+.PHONY: demo test integration clients build fmt lint packages-demo packages-test packages-clients reliability fuzz
 
 # Install the Debian packages named in $(1) unless all are installed already.
 define apt_install
@@ -60,3 +60,21 @@ lint:
 # by integration/run.sh; about 3 minutes. See docs/clients.md.
 clients: packages-clients build
 	integration/run.sh
+
+# Long reliability runs (docs/reliability.md): every fuzz target for FUZZ_SECONDS each
+# (stable mutation loop; with cargo-fuzz + nightly use `make fuzz-libfuzzer`), then the
+# churn of CHURN containers and the 65,536-mount run. Prints executions, leak counts, times.
+FUZZ_SECONDS ?= 60
+CHURN ?= 1000
+FUZZ_TARGETS := config process seccomp state image
+
+fuzz:
+	cd fuzz && FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release --target-dir ../target -- --nocapture --test-threads=1
+
+fuzz-libfuzzer:
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		$(CARGO) +nightly fuzz run --features libfuzzer $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
+
+reliability: packages-test build fuzz
+	CHURN=$(CHURN) $(CARGO) test -p berth-tests --test reliability -- --ignored --nocapture --test-threads=1
