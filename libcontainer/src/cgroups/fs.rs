@@ -125,9 +125,12 @@ pub(crate) fn remove_tree(dir: &Path) -> Result<(), CgroupError> {
 }
 
 /// `remove_tree` on every directory, retrying for a while: processes that were just
-/// killed take a moment to leave (runc: 5 rounds, 10ms doubling).
+/// killed take a moment to leave. runc gives up after ~310 ms (5 rounds, 10 ms doubling);
+/// on a loaded machine that was seen to be too short (a `podman restart` then found the
+/// old container still there), so this waits up to ~2.5 s. It costs nothing when the
+/// cgroup empties at once.
 pub(crate) fn remove_all(dirs: &[&Path]) -> Result<(), CgroupError> {
-    const ROUNDS: u32 = 6;
+    const ROUNDS: u32 = 9;
     let mut left: Vec<&Path> = dirs.to_vec();
     let mut delay = Duration::from_millis(10);
     let mut last = None;
