@@ -21,6 +21,7 @@ pub mod signal;
 mod spec;
 pub mod state;
 mod sysctl;
+pub mod trace;
 mod tty;
 mod user;
 mod utils;

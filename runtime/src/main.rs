@@ -36,6 +36,9 @@ struct Cli {
     /// Ignore cgroup permission errors ('true', 'false', or 'auto')
     #[arg(long, hide = true)]
     rootless: Option<String>,
+    /// Print how long each step took to stderr (also: BERTH_TRACE=1)
+    #[arg(long, global = true)]
+    trace: bool,
     /// Print the version
     #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
     version: Option<bool>,
@@ -121,6 +124,9 @@ fn main() {
             "systemd cgroup driver is not supported by berth yet; use the cgroupfs driver",
         );
     }
+    if cli.trace || std::env::var("BERTH_TRACE").is_ok_and(|v| !v.is_empty() && v != "0") {
+        libcontainer::trace::enable();
+    }
     let globals = Globals { root: cli.root };
     let result = match &cli.command {
         Command::Create(a) => create::run(&globals, a),
@@ -137,6 +143,7 @@ fn main() {
         Command::Spec(a) => spec::run(a).map(|()| 0),
         Command::Features(a) => features::run(a).map(|()| 0),
     };
+    libcontainer::trace::flush();
     match result {
         Ok(code) => std::process::exit(code),
         // runc's exec exits 255 on its own failures, keeping 1..254 for the process's.

@@ -81,6 +81,7 @@ impl ContainerBuilder {
     pub fn create(self) -> Result<Container> {
         check_id(&self.id)?;
         let config = spec::load(&self.bundle)?;
+        crate::trace::mark("config load");
         let terminal = config.process().terminal() == Some(true);
         match (&self.options.console, terminal) {
             (Console::None, true) => {
@@ -104,6 +105,7 @@ impl ContainerBuilder {
             pid: None,
         };
         let lock = DirLock::acquire(&dir).map_err(|e| Error::path(&dir, e))?;
+        crate::trace::mark("state dir");
         let record = build(&self, &config, &dir, &lock, &mut undo)?;
         undo.disarm();
         Ok(Container { dir, record })
@@ -134,7 +136,9 @@ fn build(
     let snapshot_path = dir.join(state::CONFIG_FILE);
     write_atomic(&snapshot_path, &snapshot).map_err(|e| Error::path(&snapshot_path, e))?;
 
+    crate::trace::mark("state write");
     cgroup.create()?;
+    crate::trace::mark("cgroup");
     undo.cgroup = Some(cgroup.clone());
 
     let fifo = make_exec_fifo(dir)?;
@@ -173,6 +177,7 @@ fn build(
     };
     let spawned = spawn::spawn(&request, &mut |ch| init::run(ch, &args))?;
     undo.pid = Some(spawned.pid);
+    crate::trace::mark("clone+cgroup join");
     drop(console);
     drop(fifo);
 
@@ -208,12 +213,14 @@ fn build(
             }
         }
     }
+    crate::trace::mark("wait init ready");
     record.start_time = read_stat(record.pid).map(|(_, t)| t).unwrap_or(0);
     record.creator = 0;
     state::write_record(dir, &record)?;
     if let Some(pid_file) = &b.options.pid_file {
         write_pid_file(pid_file, record.pid)?;
     }
+    crate::trace::mark("state write");
     Ok(record)
 }
 

@@ -45,7 +45,11 @@ pub(crate) fn run(ch: &Channel, args: &InitArgs) -> Result<Infallible> {
 
 fn wait_and_exec(args: &InitArgs, program: &setup::Program) -> Error {
     match wait_for_start(args) {
-        Ok(()) => setup::exec(program),
+        Ok(()) => {
+            crate::trace::mark("exec");
+            crate::trace::flush();
+            setup::exec(program)
+        }
         Err(e) => e,
     }
 }
@@ -60,6 +64,7 @@ fn wait_for_start(args: &InitArgs) -> Result<()> {
     )
     .ctx(|| "open exec fifo".into())?;
     nix::unistd::write(&fifo, b"0").ctx(|| "write exec fifo".into())?;
+    crate::trace::mark("wait start");
     drop(fifo);
 
     let spec = &args.config.spec;
@@ -90,6 +95,7 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         no_pivot: args.no_pivot,
     };
     rootfs::prepare(spec, &cfg.rootfs, &opts)?;
+    crate::trace::mark("mounts");
 
     let hooks = spec.hooks().as_ref();
     let runtime_hooks = hooks.is_some_and(|h| {
@@ -107,6 +113,7 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
     )?;
 
     rootfs::enter(&cfg.rootfs, &opts)?;
+    crate::trace::mark("pivot_root");
     // runc creates a missing cwd (as root, before the user switch).
     std::fs::create_dir_all(process.cwd())
         .map_err(|e| Error::sys(format!("create cwd {}", process.cwd().display()), e))?;
@@ -122,6 +129,7 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         sysctl::apply(sysctl)?;
     }
     rootfs::finalize(spec)?;
+    crate::trace::mark("hostname/sysctl/paths");
 
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     if process.terminal() == Some(true) {
@@ -137,7 +145,9 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         // SAFETY: the socket is ours and used for nothing after the master was sent.
         unsafe { libc::close(socket) };
     }
-    setup::prepare(process, &args.extra_env, args.keep_fds)
+    let program = setup::prepare(process, &args.extra_env, args.keep_fds);
+    crate::trace::mark("user/caps/seccomp");
+    program
 }
 
 fn hook_state(args: &InitArgs, status: Status) -> HookState {

@@ -174,6 +174,7 @@ fn child_main(
     new_user: bool,
     body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
 ) -> ! {
+    crate::trace::child("init");
     let prepared = (|| {
         if wait_continue {
             ch.expect(&Message::Continue)?;
