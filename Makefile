@@ -1,11 +1,12 @@
-# Berth: make demo (run a real container), make test (all tests), make fmt, make lint.
+# Berth: make demo (run a real container), make test (all tests), make fmt, make lint,
+# make bench (release build; berth vs runc vs crun, by hand only: never part of make test).
 # Run as root on Debian: the demo and the tests create real containers.
 
 CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 BERTH := target/debug/berth
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: demo test build fmt lint packages-demo packages-test
+.PHONY: demo test build fmt lint bench packages-demo packages-test packages-bench
 
 # Install the Debian packages named in $(1) unless all are installed already.
 define apt_install
@@ -22,6 +23,9 @@ packages-demo:
 packages-test:
 	$(call apt_install,busybox-static runc)
 
+packages-bench:
+	$(call apt_install,busybox-static runc crun containerd strace time linux-perf valgrind python3)
+
 build:
 	$(CARGO) build --workspace
 
@@ -30,6 +34,10 @@ demo: packages-demo build
 
 test: packages-test build
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2
+
+# Benchmarks are run by hand: RUNS=40 make bench; results in bench/results/<date>.md.
+bench: packages-bench
+	CARGO=$(CARGO) bench/run.sh
 
 fmt:
 	$(CARGO) fmt --all

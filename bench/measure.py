@@ -28,7 +28,9 @@ DEVNULL = os.open(os.devnull, os.O_RDWR)
 
 
 def spawn(argv, env=None):
-    """Runs argv with stdio on /dev/null; returns (status, wall_s, cpu_s, maxrss_kib)."""
+    """Runs argv with stdio on /dev/null; returns (status, wall_s, cpu_s, maxrss_kib).
+    maxrss here is polluted by this (large) Python process: Linux keeps the pre-exec
+    high-water mark of a forked child. Peak RSS comes from `peak_rss` instead."""
     t0 = time.perf_counter()
     pid = os.fork()
     if pid == 0:
@@ -44,6 +46,32 @@ def spawn(argv, env=None):
     _, status, ru = os.wait4(pid, 0)
     wall = time.perf_counter() - t0
     return os.waitstatus_to_exitcode(status), wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+
+
+def peak_rss(argv):
+    """Peak RSS (KiB) of argv and its reaped children, as `/usr/bin/time -v` reports it:
+    time(1) is small, so the fork it execs from adds little (~0.8 MiB for /bin/true)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as out:
+        r = spawn(["/usr/bin/time", "-f", "%M", "-o", out.name] + argv)
+        text = out.read().split()
+    return (r[0], int(text[-1])) if text else (r[0], None)
+
+
+def bench_rss(runtimes, bundle, n):
+    """Peak RSS of `run`, `create`, `start`, `delete` (max over n interleaved rounds)."""
+    res = {rt.name: {p: 0 for p in ("run", "create", "start", "delete")} for rt in runtimes}
+    if not os.access("/usr/bin/time", os.X_OK):
+        return None
+    for _, rt in rounds(runtimes, n):
+        cid = rt.new_id()
+        for p, argv in (("run", rt.cmd("run", "--bundle", bundle, rt.new_id())),
+                        ("create", rt.cmd("create", "--bundle", bundle, cid)),
+                        ("start", rt.cmd("start", cid)),
+                        ("delete", rt.cmd("delete", "--force", cid))):
+            status, kib = peak_rss(argv)
+            must(rt, p, (status,))
+            res[rt.name][p] = max(res[rt.name][p], kib or 0)
+    return res
 
 
 class Runtime:
@@ -225,6 +253,8 @@ def main():
     phases = bench_phases(runtimes, a.bundle, a.runs)
     print(f"{a.batch} containers sequential and 2-parallel x{a.batch_reps} ...", file=sys.stderr)
     batches = bench_batches(runtimes, a.bundle, a.batch, a.batch_reps)
+    print("peak RSS (/usr/bin/time) ...", file=sys.stderr)
+    rss = bench_rss(runtimes, a.bundle, 5)
     print("strace -f -c ...", file=sys.stderr)
     sysc = {rt.name: strace_count(rt, a.bundle, a.strace_reps) for rt in runtimes}
     floor = floor_run(os.path.join(a.bundle, "rootfs"), a.runs)
@@ -249,7 +279,8 @@ def main():
         f"Machine: {os.cpu_count()} cpus, {os.uname().release}; load average before "
         f"{' '.join(load0)}, after {' '.join(load1)}. Bundle: busybox, `/bin/true`. "
         f"Medians of {a.runs} interleaved runs; cpu = user+sys from wait4 (includes reaped "
-        f"children: the container init in `run`).",
+        f"children: the container init in `run`). Peak RSS: `/usr/bin/time -f %M`, max of 5 "
+        f"rounds. Syscalls: `strace -f -c`, all processes, median of {a.strace_reps}.",
         "",
         head,
         sep,
@@ -257,11 +288,13 @@ def main():
     m = lambda d, k: {n: med(d[n][k]) for n in names}
     lines.append(row("`run` cpu", m(run, "cpu"), ms))
     lines.append(row("`run` wall", m(run, "wall"), ms))
-    lines.append(row("`run` peak RSS (max)", {n: max(run[n]["rss"]) for n in names}, mib))
+    if rss:
+        lines.append(row("`run` peak RSS", {n: rss[n]["run"] for n in names}, mib))
     for p in ("create", "start", "delete"):
         lines.append(row(f"`{p}` cpu", {n: med(phases[n][p]["cpu"]) for n in names}, ms))
         lines.append(row(f"`{p}` wall", {n: med(phases[n][p]["wall"]) for n in names}, ms))
-        lines.append(row(f"`{p}` peak RSS", {n: max(phases[n][p]["rss"]) for n in names}, mib))
+        if rss:
+            lines.append(row(f"`{p}` peak RSS", {n: rss[n][p] for n in names}, mib))
     for k, label in (("seq", "sequential"), ("par", "2-parallel")):
         lines.append(row(f"{a.batch} × run {label}, wall",
                          {n: med([x[0] for x in batches[n][k]]) for n in names},
@@ -285,7 +318,7 @@ def main():
     summary = (f"{subject} run: cpu {ms(med(run[subject]['cpu']))} ("
                + ", ".join(vs("cpu", o) for o in others) + "), wall "
                + f"{ms(med(run[subject]['wall']))} (" + ", ".join(vs("wall", o) for o in others)
-               + f"), peak RSS {mib(max(run[subject]['rss']))}, syscalls {sysc[subject]}; "
+               + f"), peak RSS {mib(rss[subject]['run']) if rss else '—'}, syscalls {sysc[subject]}; "
                + f"load {load0[0]}→{load1[0]}")
     lines += ["", "Summary: " + summary, ""]
     with open(a.out, "w") as f:
