@@ -5,6 +5,7 @@
 #   RUNS=40 BATCH=50 bench/run.sh
 #   NO_BUILD=1 BERTH=path bench/run.sh   measure an existing binary
 #   NO_CONTAINERD=1 bench/run.sh         skip the containerd (ctr run --rm) part
+#   EXTRA="old=/tmp/berth-old" bench/run.sh   also measure other binaries (before/after A/B)
 #
 # Needs root, busybox-static, runc, crun, strace, python3. crun refuses this kind of hybrid
 # cgroup layout (v1 controllers + cgroup2 holding controllers such as hugetlb): for the
@@ -16,6 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 cargo=${CARGO:-$(command -v cargo || echo "$HOME/.cargo/bin/cargo")}
 runs=${RUNS:-20}
+triple=${RELEASE_TARGET:-x86_64-unknown-linux-gnu}
 batch=${BATCH:-50}
 results=$here/results
 mkdir -p "$results"
@@ -27,14 +29,17 @@ for t in runc crun strace python3 unshare; do
 done
 
 if [ -z "${NO_BUILD:-}" ]; then
-    echo "bench: building release binaries" >&2
-    (cd "$repo" && "$cargo" build --release -p berth -q)
+    # As `make release`: static glibc, the workspace's release profile.
+    echo "bench: building release binaries (make release)" >&2
+    export RUSTFLAGS="-C target-feature=+crt-static"
+    (cd "$repo" && "$cargo" build --release --target "$triple" -p berth -q)
     if [ -z "${NO_CONTAINERD:-}" ]; then
-        (cd "$repo" && "$cargo" build --release -p containerd-shim-berth-v2 -q) ||
+        (cd "$repo" && "$cargo" build --release --target "$triple" -p containerd-shim-berth-v2 -q) ||
             echo "bench: shim does not build; containerd part will be skipped" >&2
     fi
+    unset RUSTFLAGS
 fi
-berth=${BERTH:-$repo/target/release/berth}
+berth=${BERTH:-$repo/target/$triple/release/berth}
 [ -x "$berth" ] || { echo "bench: $berth missing" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/berth-bench.XXXXXX)
@@ -121,5 +126,5 @@ fi
 
 python3 "$here/measure.py" --bundle "$tmp/bundle" --state "$tmp/state" --out "$out" \
     --runs "$runs" --batch "$batch" --extra "$extra" \
-    "berth=$berth" runc=runc "crun=$crun_cmd"
+    "berth=$berth" runc=runc "crun=$crun_cmd" ${EXTRA:-}
 echo "bench: results in $out" >&2
