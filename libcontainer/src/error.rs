@@ -31,6 +31,8 @@ pub enum Error {
     Hook(#[from] crate::hooks::HookError),
     #[error(transparent)]
     Signal(#[from] crate::signal::SignalError),
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     /// The container's init (or an exec'd process) failed before it could run the user
     /// program; the text is what the child reported.
     #[error("unable to start container process: {0}")]

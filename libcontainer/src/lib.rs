@@ -13,11 +13,22 @@ mod cgroups;
 pub mod container;
 mod error;
 mod hooks;
+mod lsm;
+mod mountinfo;
 mod namespaces;
+pub mod notify;
 mod process;
 mod rlimits;
 mod rootfs;
+mod seccomp;
 pub mod signal;
+/// The parts of [`Stats`] (runc's `events` stats types).
+pub mod stats {
+    pub use crate::cgroups::{
+        Blkio, BlkioEntry, Cpu, CpuSet, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats,
+        Throttling,
+    };
+}
 mod spec;
 pub mod state;
 mod sysctl;
@@ -26,7 +37,8 @@ mod tty;
 mod user;
 mod utils;
 
+pub use cgroups::{OomEvent, OomWatcher, Stats};
 pub use container::{Console, Container, ContainerBuilder, CreateOptions, ExecOptions};
-pub use error::{Error, Result};
+pub use error::{Error, Result, SysError};
 pub use spec::{load_bundle_config, parse_process};
 pub use state::{State, Status};

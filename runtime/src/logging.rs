@@ -97,7 +97,13 @@ pub fn init(log: Option<&Path>, format: LogFormat, debug: bool) -> anyhow::Resul
             .mode(0o644)
             .custom_flags(libc::O_SYNC)
             .open(path)
-            .map_err(|e| anyhow::anyhow!("open {}: {}", path.display(), go_errno_text(&e)))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "open {}: {}",
+                    path.display(),
+                    libcontainer::SysError::from(e)
+                )
+            })?;
         *logger.out.lock().unwrap_or_else(|p| p.into_inner()) = Output::File(file);
     }
     Ok(())
@@ -315,21 +321,6 @@ fn json_string(out: &mut String, v: &str) {
     out.push('"');
 }
 
-/// `open` errors as Go prints them: lower-case strerror, no "(os error N)".
-fn go_errno_text(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(errno) => {
-            let desc = nix::errno::Errno::from_raw(errno).desc();
-            let mut chars = desc.chars();
-            match chars.next() {
-                Some(c) => c.to_lowercase().chain(chars).collect(),
-                None => e.to_string(),
-            }
-        }
-        None => e.to_string(),
-    }
-}
-
 /// The current time in the local zone, RFC 3339 at second precision.
 fn now() -> String {
     // SAFETY: time(NULL) has no preconditions; localtime_r only writes into `tm`.
@@ -464,6 +455,9 @@ mod tests {
     #[test]
     fn errno_text() {
         let e = std::io::Error::from_raw_os_error(libc::ENOENT);
-        assert_eq!(go_errno_text(&e), "no such file or directory");
+        assert_eq!(
+            libcontainer::SysError::from(e).to_string(),
+            "no such file or directory"
+        );
     }
 }

@@ -74,6 +74,10 @@ enum Command {
     Spec(spec::SpecArgs),
     /// Show the enabled features
     Features(features::FeaturesArgs),
+    /// Update container resource constraints
+    Update(update::UpdateArgs),
+    /// Display container events such as OOM notifications, cpu, memory, and IO usage statistics
+    Events(events::EventsArgs),
 }
 
 /// Global settings every command may need.
@@ -142,6 +146,8 @@ fn main() {
         Command::Ps(a) => ps::run(&globals, a),
         Command::Spec(a) => spec::run(a).map(|()| 0),
         Command::Features(a) => features::run(a).map(|()| 0),
+        Command::Update(a) => update::run(&globals, a),
+        Command::Events(a) => events::run(&globals, a),
     };
     libcontainer::trace::flush();
     match result {

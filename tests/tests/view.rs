@@ -522,3 +522,21 @@ runtime_test!(dev_is_tmpfs_and_pts, |rt| {
         );
     }
 });
+
+compare_test!(no_pivot_mountinfo_matches_runc, |rt| -> Vec<String> {
+    // `run --no-pivot`: MS_MOVE + chroot instead of pivot_root; same view from inside.
+    let b = Bundle::sh("cat /proc/self/mountinfo");
+    b.write();
+    let id = rt.id("nopivot");
+    let out = rt
+        .run(&[
+            "run",
+            "--no-pivot",
+            "--bundle",
+            b.path().to_str().unwrap(),
+            &id,
+        ])
+        .ok();
+    let _ = rt.run(&["delete", "--force", &id]);
+    mount_table(&out.stdout)
+});

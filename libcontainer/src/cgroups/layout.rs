@@ -68,14 +68,14 @@ impl Layout {
         let mut v1: Vec<Mount> = Vec::new();
         let mut cgroup2: Vec<Mount> = Vec::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let entry = parse_mountinfo_line(line).ok_or_else(|| CgroupError::Parse {
+            let entry = crate::mountinfo::parse_line(line).ok_or_else(|| CgroupError::Parse {
                 file: PathBuf::from(MOUNTINFO),
                 line: line.to_string(),
             })?;
-            match entry.fstype {
+            match entry.fs_type.as_str() {
                 "cgroup" => {
                     let mount = Mount {
-                        mountpoint: entry.mountpoint,
+                        mountpoint: entry.mount_point,
                         root: entry.root,
                         options: entry.super_options.split(',').map(str::to_string).collect(),
                     };
@@ -85,7 +85,7 @@ impl Layout {
                     }
                 }
                 "cgroup2" => cgroup2.push(Mount {
-                    mountpoint: entry.mountpoint,
+                    mountpoint: entry.mount_point,
                     root: entry.root,
                     options: Vec::new(),
                 }),
@@ -132,88 +132,25 @@ fn significant_options(m: &Mount) -> Vec<&str> {
     o
 }
 
-struct MountinfoEntry<'a> {
-    root: PathBuf,
-    mountpoint: PathBuf,
-    fstype: &'a str,
-    super_options: &'a str,
-}
-
-/// `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`
-fn parse_mountinfo_line(line: &str) -> Option<MountinfoEntry<'_>> {
-    let (left, right) = line.split_once(" - ")?;
-    let mut left = left.split(' ');
-    let root = left.nth(3)?;
-    let mountpoint = left.next()?;
-    let mut right = right.split(' ');
-    let fstype = right.next()?;
-    let _source = right.next()?;
-    let super_options = right.next().unwrap_or("");
-    Some(MountinfoEntry {
-        root: PathBuf::from(unescape(root)),
-        mountpoint: PathBuf::from(unescape(mountpoint)),
-        fstype,
-        super_options,
-    })
-}
-
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let octal = bytes
-            .get(i + 1..i + 4)
-            .filter(|_| bytes[i] == b'\\')
-            .and_then(|d| std::str::from_utf8(d).ok())
-            .and_then(|d| u8::from_str_radix(d, 8).ok());
-        match octal {
-            Some(v) => {
-                out.push(v);
-                i += 4;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// One line of `/proc/<pid>/cgroup`: `hierarchy-id:controller-list:path`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct OwnCgroup {
-    /// `["cpu", "cpuacct"]`, `["name=systemd"]`; empty for the unified hierarchy.
-    pub controllers: Vec<String>,
-    pub path: PathBuf,
-}
+/// One line of `/proc/<pid>/cgroup`: `hierarchy-id:controller-list:path`; the
+/// controllers are empty for the unified hierarchy.
+pub(crate) use crate::mountinfo::CgroupLine as OwnCgroup;
 
 /// The calling process's cgroups, read fresh each time (a process can be moved).
 pub(crate) fn own_cgroups() -> Result<Vec<OwnCgroup>, CgroupError> {
     parse_proc_cgroup(&read_proc(SELF_CGROUP)?, Path::new(SELF_CGROUP))
 }
 
+/// Like [`crate::mountinfo::parse_proc_cgroup`], but a malformed line is an error: cgroup
+/// placement must not guess.
 pub(crate) fn parse_proc_cgroup(text: &str, file: &Path) -> Result<Vec<OwnCgroup>, CgroupError> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
-            let mut parts = line.splitn(3, ':');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some(_id), Some(controllers), Some(path)) => Ok(OwnCgroup {
-                    controllers: controllers
-                        .split(',')
-                        .filter(|c| !c.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                    path: PathBuf::from(path),
-                }),
-                _ => Err(CgroupError::Parse {
-                    file: file.to_path_buf(),
-                    line: line.to_string(),
-                }),
-            }
+            crate::mountinfo::parse_cgroup_line(line).ok_or_else(|| CgroupError::Parse {
+                file: file.to_path_buf(),
+                line: line.to_string(),
+            })
         })
         .collect()
 }
@@ -267,15 +204,6 @@ mod tests {
             Layout::from_mountinfo("1 0 0:1 / / rw - ext4 /dev/x rw\n"),
             Err(CgroupError::NoHierarchies)
         ));
-    }
-
-    #[test]
-    fn unescapes_mountinfo() {
-        let e = parse_mountinfo_line("99 31 0:32 /a\\134b /mnt/mem\\040x rw - cgroup c rw,memory")
-            .unwrap();
-        assert_eq!(e.mountpoint, Path::new("/mnt/mem x"));
-        assert_eq!(e.root, Path::new("/a\\b"));
-        assert_eq!(unescape("\\04"), "\\04");
     }
 
     #[test]

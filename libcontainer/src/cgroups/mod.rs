@@ -4,7 +4,9 @@
 //!
 //! Files: `layout` (mountinfo and /proc/self/cgroup), `resolve` (cgroupsPath → one
 //! directory per hierarchy), `fs` (cgroupfs file operations), `v1` and `v2` (what differs
-//! between the versions; resource setting goes there later).
+//! between the versions), `apply_v1`/`apply_v2` and `convert` (linux.resources), `set`
+//! (writes with runc's error text), `devices` (v1 lists, v2 eBPF filter), `stats`
+//! (usage as one typed struct) and `oom` (OOM notification).
 //!
 //! A [`Cgroup`] is resolved once, at create time, and stored in the container's state
 //! file; later commands (kill --all, pause, delete) use the stored directories.
@@ -29,17 +31,31 @@
 
 // Until `container` calls into this module, its items look unused to the compiler.
 
+mod apply_v1;
+mod apply_v2;
+mod convert;
+pub(crate) mod devices;
 mod fs;
 mod layout;
+mod oom;
 mod resolve;
+mod set;
+mod stats;
 mod v1;
 mod v2;
 
+pub use oom::{OomEvent, OomWatcher};
+pub use stats::{
+    Blkio, BlkioEntry, Cpu, CpuSet, CpuUsage, Hugetlb, Memory, MemoryEntry, Pids, Stats, Throttling,
+};
+
 use std::path::{Path, PathBuf};
 
+use oci_spec::runtime::{LinuxRdma, LinuxResources};
 use serde::{Deserialize, Serialize};
 
 use crate::error::SysError;
+use devices::Rule;
 use layout::Mode;
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +85,16 @@ pub enum CgroupError {
     },
     #[error("cgroup {}: {reason}", path.display())]
     Freezer { path: PathBuf, reason: String },
+    /// A resource value the kernel refused, in runc's words.
+    #[error("failed to write {value:?}: write {}: {source}", path.display())]
+    Write {
+        value: String,
+        path: PathBuf,
+        source: SysError,
+    },
+    /// A resource that cannot be applied here (missing controller, invalid value).
+    #[error("{0}")]
+    Resource(String),
     #[error("failed to remove cgroup paths {paths:?}: {source}")]
     Remove {
         paths: Vec<PathBuf>,
@@ -204,7 +230,78 @@ impl Cgroup {
         fs::remove_all(&dirs)
     }
 
+    /// Applies `linux.resources`; `devices` (the full rule list) only when given, as
+    /// `update` leaves device rules alone.
+    pub(crate) fn apply(
+        &self,
+        resources: &LinuxResources,
+        devices: Option<&[Rule]>,
+    ) -> Result<(), CgroupError> {
+        match self.mode {
+            Mode::V2 => match self.hierarchies.iter().find(|h| h.is_unified()) {
+                Some(h) => apply_v2::apply(&h.dir, resources, devices),
+                None => Err(CgroupError::MissingController {
+                    controller: "unified",
+                }),
+            },
+            Mode::V1 | Mode::Hybrid => {
+                let v1: Vec<Hierarchy> = self
+                    .hierarchies
+                    .iter()
+                    .filter(|h| !h.is_unified())
+                    .cloned()
+                    .collect();
+                apply_v1::apply(&v1, resources, devices)
+            }
+        }
+    }
+
+    /// Current resource usage.
+    pub(crate) fn stats(&self) -> Result<Stats, CgroupError> {
+        match self.mode {
+            Mode::V2 => match self.hierarchies.iter().find(|h| h.is_unified()) {
+                Some(h) => stats::read_v2(&h.dir),
+                None => Ok(Stats::default()),
+            },
+            Mode::V1 | Mode::Hybrid => stats::read_v1(&stats::V1Dirs {
+                cpu: self.v1_dir("cpu"),
+                cpuacct: self.v1_dir("cpuacct"),
+                cpuset: self.v1_dir("cpuset"),
+                memory: self.v1_dir("memory"),
+                pids: self.v1_dir("pids"),
+                blkio: self.v1_dir("blkio"),
+                hugetlb: self.v1_dir("hugetlb"),
+            }),
+        }
+    }
+
+    /// A watcher for OOM events in the container's memory cgroup.
+    pub(crate) fn oom_watcher(&self) -> Result<OomWatcher, CgroupError> {
+        match self.mode {
+            Mode::V2 => match self.hierarchies.iter().find(|h| h.is_unified()) {
+                Some(h) => OomWatcher::v2(&h.dir),
+                None => Err(CgroupError::MissingController {
+                    controller: "memory",
+                }),
+            },
+            Mode::V1 | Mode::Hybrid => match self.v1_dir("memory") {
+                Some(dir) => OomWatcher::v1(dir),
+                None => Err(CgroupError::MissingController {
+                    controller: "memory",
+                }),
+            },
+        }
+    }
+
+    fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        self.hierarchies
+            .iter()
+            .find(|h| h.has(controller))
+            .map(|h| h.dir.as_path())
+    }
+
     /// The cgroup's path inside its hierarchy (the one `pids()` reads), e.g. `/x/y`.
+    #[allow(dead_code)] // part of the interface contract above; no caller yet
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -234,6 +331,16 @@ impl Cgroup {
             reason: "freezer not supported".into(),
         }
     }
+}
+
+/// One `rdma.max` line: `mlx4_0 hca_handle=2 hca_object=max`.
+pub(crate) fn rdma_line(device: &str, limit: &LinuxRdma) -> String {
+    let v = |n: Option<u32>| n.map_or("max".to_string(), |n| n.to_string());
+    format!(
+        "{device} hca_handle={} hca_object={}",
+        v(limit.hca_handles()),
+        v(limit.hca_objects())
+    )
 }
 
 #[cfg(test)]

@@ -45,6 +45,8 @@ pub struct CreateOptions {
     pub preserve_fds: i32,
     /// Variables appended to the process environment (LISTEN_FDS, LISTEN_PID).
     pub extra_env: Vec<String>,
+    /// Set up sd_notify passthrough (the caller's `NOTIFY_SOCKET`): see [`crate::notify`].
+    pub notify_socket: bool,
 }
 
 /// Creates a container from a bundle:
@@ -80,8 +82,12 @@ impl ContainerBuilder {
     /// Creates the container; on return its init waits for `start`.
     pub fn create(self) -> Result<Container> {
         check_id(&self.id)?;
+<<<<<<< HEAD
         let config = spec::load(&self.bundle)?;
         crate::trace::mark("config load");
+=======
+        let mut config = spec::load(&self.bundle)?;
+>>>>>>> main
         let terminal = config.process().terminal() == Some(true);
         match (&self.options.console, terminal) {
             (Console::None, true) => {
@@ -99,6 +105,12 @@ impl ContainerBuilder {
         }
         let root = StateRoot::new(&self.root);
         let dir = root.reserve(&self.id)?;
+        if self.options.notify_socket {
+            if let Err(e) = crate::notify::prepare(&mut config.spec, &dir) {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        }
         let mut undo = Undo {
             dir: Some(dir.clone()),
             cgroup: None,
@@ -140,6 +152,7 @@ fn build(
     cgroup.create()?;
     crate::trace::mark("cgroup");
     undo.cgroup = Some(cgroup.clone());
+    super::update::apply_at_create(&cgroup, spec)?;
 
     let fifo = make_exec_fifo(dir)?;
     let console: Option<OwnedFd> = match &b.options.console {
@@ -183,7 +196,24 @@ fn build(
 
     record.pid = spawned.pid.as_raw();
     loop {
-        match spawned.channel.recv()? {
+        let (msg, fds) = match spawned.channel.recv_with_fds()? {
+            Some((msg, fds)) => (Some(msg), fds),
+            None => (None, Vec::new()),
+        };
+        match msg {
+            Some(Message::SeccompListener) => crate::seccomp::notify::relay(
+                &spawned.channel,
+                &fds,
+                spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()),
+                crate::seccomp::notify::ProcessState {
+                    pid: record.pid,
+                    id: &record.id,
+                    status: "creating",
+                    bundle: &record.bundle,
+                    annotations: serde_json::json!(record.annotations),
+                    metadata: None,
+                },
+            )?,
             Some(Message::RunRuntimeHooks) => {
                 let state = hook_state(&record, Status::Creating);
                 let hooks = spec.hooks().as_ref();

@@ -68,7 +68,10 @@ impl Container {
             cgroup: self.cgroup(),
             close_in_child: &[],
         };
+        let spec = self.spec()?;
+        let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
         let args = ExecArgs {
+            seccomp: seccomp.clone(),
             process: &opts.process,
             console_socket: console.as_ref().map(|c| c.as_raw_fd()),
             keep_fds: opts.preserve_fds,
@@ -76,7 +79,20 @@ impl Container {
         };
         let spawned = spawn::spawn(&request, &mut |ch| exec::run(ch, &args))?;
         drop(console);
-        let ready = match spawned.channel.recv() {
+        let mut ready = spawned.channel.recv_with_fds();
+        if let Ok(Some((Message::SeccompListener, fds))) = &ready {
+            let state = crate::seccomp::notify::ProcessState {
+                pid: spawned.pid.as_raw(),
+                id: self.id(),
+                status: self.status().as_str(),
+                bundle: self.bundle(),
+                annotations: serde_json::json!(self.record.annotations),
+                metadata: None,
+            };
+            ready = crate::seccomp::notify::relay(&spawned.channel, fds, seccomp.as_ref(), state)
+                .and_then(|()| spawned.channel.recv_with_fds());
+        }
+        let ready = match ready.map(|m| m.map(|(msg, _)| msg)) {
             Ok(Some(Message::Ready)) => Ok(()),
             Ok(Some(Message::Failed(text))) => Err(Error::Start(text)),
             Ok(other) => Err(Error::Start(format!(

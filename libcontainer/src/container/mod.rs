@@ -7,6 +7,8 @@ mod exec;
 mod kill;
 mod pause;
 mod start;
+mod stats;
+mod update;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -65,6 +67,11 @@ impl Container {
             Status::Stopped | Status::Creating => 0,
             _ => self.record.pid,
         }
+    }
+
+    /// The container's directory under the state root.
+    pub fn state_dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Host pid of the init as recorded at create time, whether or not it still runs.

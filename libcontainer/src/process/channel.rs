@@ -30,6 +30,11 @@ pub(crate) enum Message {
     HooksDone,
     /// child → parent: set up and about to wait for `start` (init) or exec (exec).
     Ready,
+    /// child → parent: the seccomp notification listener goes with this (SCM_RIGHTS);
+    /// forward it to the spec's listenerPath.
+    SeccompListener,
+    /// parent → child: the listener was handed on.
+    SeccompListenerDone,
     /// child → parent: setup failed; the text is the whole error.
     Failed(String),
 }

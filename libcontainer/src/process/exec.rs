@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::os::fd::RawFd;
 
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{LinuxSeccomp, Process};
 
 use super::channel::{Channel, Message};
 use super::setup;
@@ -16,6 +16,8 @@ pub(crate) struct ExecArgs<'a> {
     pub console_socket: Option<RawFd>,
     pub keep_fds: i32,
     pub extra_env: Vec<String>,
+    /// The container's filter: exec'd processes run under it too.
+    pub seccomp: Option<LinuxSeccomp>,
 }
 
 pub(crate) fn run(ch: &Channel, args: &ExecArgs) -> Result<Infallible> {
@@ -33,7 +35,13 @@ pub(crate) fn run(ch: &Channel, args: &ExecArgs) -> Result<Infallible> {
         // SAFETY: the socket is ours and used for nothing after the master was sent.
         unsafe { libc::close(socket) };
     }
-    let program = setup::prepare(args.process, &args.extra_env, args.keep_fds)?;
+    let program = setup::prepare(
+        args.process,
+        &args.extra_env,
+        args.keep_fds,
+        args.seccomp.as_ref(),
+        ch,
+    )?;
     ch.send(&Message::Ready)?;
     Err(setup::exec(&program))
 }

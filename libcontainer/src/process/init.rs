@@ -145,8 +145,9 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         // SAFETY: the socket is ours and used for nothing after the master was sent.
         unsafe { libc::close(socket) };
     }
-    let program = setup::prepare(process, &args.extra_env, args.keep_fds);
-    crate::trace::mark("user/caps/seccomp");
+    let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let program = setup::prepare(process, &args.extra_env, args.keep_fds, seccomp, ch);
+    crate::trace::mark("process setup");
     program
 }
 

@@ -7,9 +7,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use nix::unistd::{chdir, execve};
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{LinuxSeccomp, Process};
 
+use super::channel::{Channel, Message};
 use crate::error::{Error, Result, SysContext};
+use crate::seccomp::Filter;
 use crate::{capabilities, rlimits, user};
 
 /// A program ready to exec.
@@ -25,9 +27,24 @@ fn cstring(s: &str, what: &str) -> Result<CString> {
 
 /// Applies `process` to the calling process and returns the program to exec.
 /// `keep_fds` descriptors from 3 on stay open across exec; all later ones are closed on exec.
-pub(crate) fn prepare(process: &Process, extra_env: &[String], keep_fds: i32) -> Result<Program> {
+/// The seccomp filter goes in as late as it can, as runc orders it: without no_new_privs
+/// loading it needs CAP_SYS_ADMIN, so before the user switch and capability drop;
+/// with no_new_privs after everything else, just before `Ready` (the exec fifo wait and
+/// execve then run under it).
+pub(crate) fn prepare(
+    process: &Process,
+    extra_env: &[String],
+    keep_fds: i32,
+    seccomp: Option<&LinuxSeccomp>,
+    ch: &Channel,
+) -> Result<Program> {
     if let Some(limits) = process.rlimits() {
         rlimits::apply(limits)?;
+    }
+    let filter = seccomp.map(Filter::compile).transpose()?;
+    let no_new_privs = process.no_new_privileges() == Some(true);
+    if let Some(filter) = filter.as_ref().filter(|_| !no_new_privs) {
+        install_seccomp(filter, ch)?;
     }
     let caps = process.capabilities().as_ref();
     capabilities::drop_bounding(caps)?;
@@ -36,6 +53,9 @@ pub(crate) fn prepare(process: &Process, extra_env: &[String], keep_fds: i32) ->
     user::switch(process.user())?;
     prctl_set(libc::PR_SET_KEEPCAPS, 0)?;
     capabilities::apply(caps)?;
+    // After the user switch, as runc does; both take effect at execve.
+    crate::lsm::apply_apparmor(process.apparmor_profile().as_deref())?;
+    crate::lsm::apply_selinux(process.selinux_label().as_deref())?;
     user::set_umask(process.user());
     chdir(process.cwd().as_path()).map_err(|e| {
         Error::sys(
@@ -46,7 +66,7 @@ pub(crate) fn prepare(process: &Process, extra_env: &[String], keep_fds: i32) ->
             e,
         )
     })?;
-    if process.no_new_privileges() == Some(true) {
+    if no_new_privs {
         prctl_set(libc::PR_SET_NO_NEW_PRIVS, 1)?;
     }
     close_on_exec_from(3 + keep_fds)?;
@@ -70,6 +90,9 @@ pub(crate) fn prepare(process: &Process, extra_env: &[String], keep_fds: i32) ->
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or("");
     let path = look_path(name, path_var)?;
+    if let Some(filter) = filter.as_ref().filter(|_| no_new_privs) {
+        install_seccomp(filter, ch)?;
+    }
     Ok(Program {
         path: CString::new(path.as_os_str().as_bytes())
             .map_err(|_| Error::InvalidState(format!("bad path {path:?}")))?,
@@ -82,6 +105,19 @@ pub(crate) fn prepare(process: &Process, extra_env: &[String], keep_fds: i32) ->
             .map(|e| cstring(e, "process.env"))
             .collect::<Result<_>>()?,
     })
+}
+
+/// Loads the filter; a notification listener goes to the parent, who hands it to the
+/// listenerPath agent before we go on.
+fn install_seccomp(filter: &Filter, ch: &Channel) -> Result<()> {
+    crate::trace::mark("process setup");
+    if let Some(listener) = filter.install()? {
+        use std::os::fd::AsRawFd;
+        ch.send_with_fds(&Message::SeccompListener, &[listener.as_raw_fd()])?;
+        ch.expect(&Message::SeccompListenerDone)?;
+    }
+    crate::trace::mark("seccomp");
+    Ok(())
 }
 
 /// Replaces the process image; returns only on failure.

@@ -47,6 +47,17 @@ pub(crate) fn spawn(
     body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
 ) -> Result<Spawned> {
     let (parent, child) = channel::pair()?;
+    // Non-dumpable before any child exists: until it execs the user's program (which
+    // resets the flag), the child runs *our* binary inside the container's pid namespace,
+    // and a dumpable process there would let the container open /proc/<pid>/exe — the
+    // host's berth binary — and keep it for writing once we exit (CVE-2019-5736).
+    // SAFETY: PR_SET_DUMPABLE takes one integer argument.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } < 0 {
+        return Err(Error::sys(
+            "prctl(PR_SET_DUMPABLE)",
+            nix::errno::Errno::last(),
+        ));
+    }
     if req.plan.single_clone() {
         // The cgroup namespace is unshared by the child once it is in its cgroup, so that
         // the cgroup it sees as "/" is its own.

@@ -15,10 +15,10 @@ use nix::errno::Errno;
 use nix::mount::MsFlags;
 
 use super::mount_options::MountOptions;
-use super::mountinfo::{parse_mountinfo, parse_proc_cgroup, CgroupLine, MountInfo};
 use super::mounts::{apply_propagation, sys_mount, MountCtx};
 use super::secure_join::Create;
 use super::RootfsError;
+use crate::mountinfo::{parse_mountinfo, parse_proc_cgroup, CgroupLine, MountInfo};
 
 const TMPFS_FLAGS: MsFlags = MsFlags::MS_NOSUID
     .union(MsFlags::MS_NODEV)
@@ -159,7 +159,7 @@ fn read(path: &str) -> Result<String, RootfsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rootfs::mountinfo::parse_mountinfo;
+    use crate::mountinfo::parse_mountinfo;
 
     #[test]
     fn finds_own_cgroup_dir() {

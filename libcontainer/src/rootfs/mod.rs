@@ -18,7 +18,6 @@ mod cgroup;
 mod devices;
 mod finalize;
 mod mount_options;
-mod mountinfo;
 mod mounts;
 mod pivot;
 mod prepare;

@@ -7,10 +7,10 @@ use nix::mount::MsFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::mount_options::propagation_flags;
-use super::mountinfo::parse_mountinfo;
 use super::mounts::{mount_entry, mount_path, MountCtx};
 use super::secure_join::open_root;
 use super::{devices, RootfsError, RootfsOptions};
+use crate::mountinfo::parse_mountinfo;
 
 /// Called in the container's init, inside its new mount namespace (and user namespace,
 /// maps written), before [`enter`](super::enter). `rootfs` is absolute and canonical.
@@ -80,7 +80,7 @@ fn make_parent_private(rootfs: &Path) -> Result<(), RootfsError> {
         .filter(|m| rootfs.starts_with(&m.mount_point))
         .fold(
             None,
-            |best: Option<&super::mountinfo::MountInfo>, m| match best {
+            |best: Option<&crate::mountinfo::MountInfo>, m| match best {
                 Some(b)
                     if b.mount_point.components().count() > m.mount_point.components().count() =>
                 {

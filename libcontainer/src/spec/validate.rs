@@ -15,6 +15,18 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), SpecError> {
     if root.path().as_os_str().is_empty() {
         return Err(SpecError::invalid("root.path", "must not be empty"));
     }
+    let selinux_label = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.selinux_label().as_deref());
+    if selinux_label.is_some_and(|l| !l.is_empty()) && !crate::lsm::selinux_enabled() {
+        return Err(SpecError::Invalid {
+            field: "process.selinuxLabel".into(),
+            message:
+                "selinux label is specified in config, but selinux is disabled or not supported"
+                    .into(),
+        });
+    }
     let process = spec
         .process()
         .as_ref()

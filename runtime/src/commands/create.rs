@@ -1,5 +1,6 @@
 //! `berth create`: create a container from a bundle; its process waits for `start`.
 
+use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -58,6 +59,7 @@ pub fn create(
         no_new_keyring: a.no_new_keyring,
         preserve_fds: listen_fds + a.preserve_fds,
         extra_env,
+        notify_socket: std::env::var_os("NOTIFY_SOCKET").is_some(),
     };
     Ok(ContainerBuilder::new(&a.id, &g.root)
         .bundle(&a.bundle)
@@ -85,4 +87,29 @@ pub fn socket_activation() -> (i32, Vec<String>) {
         n,
         vec![format!("LISTEN_FDS={n}"), "LISTEN_PID=1".to_string()],
     )
+}
+
+/// `start` and `run` under systemd: bind the container's notify socket before the program
+/// runs, so its `READY=1` can be forwarded once it comes.
+pub fn bind_notify(
+    container: &libcontainer::Container,
+) -> anyhow::Result<Option<(UnixDatagram, PathBuf)>> {
+    let Some(host) = std::env::var_os("NOTIFY_SOCKET") else {
+        return Ok(None);
+    };
+    if !libcontainer::notify::socket_path(container.state_dir())
+        .parent()
+        .is_some_and(|d| d.is_dir())
+    {
+        return Ok(None);
+    }
+    let socket = libcontainer::notify::bind(container.state_dir())?;
+    Ok(Some((socket, PathBuf::from(host))))
+}
+
+pub fn forward_notify(notify: Option<(UnixDatagram, PathBuf)>, pid: i32) -> anyhow::Result<()> {
+    if let Some((socket, host)) = notify {
+        libcontainer::notify::forward_ready(&socket, &host, pid)?;
+    }
+    Ok(())
 }

@@ -151,8 +151,8 @@ const CAPABILITIES: &[&str] = &[
     "CAP_CHECKPOINT_RESTORE",
 ];
 
-/// Seccomp actions the filter compiler handles (seccompiler 0.5 has no user-notify
-/// action, so `SCMP_ACT_NOTIFY` is not claimed).
+/// Seccomp actions the filter compiler handles (NOTIFY is patched into seccompiler's
+/// output and its listener relayed to `listenerPath`).
 const SECCOMP_ACTIONS: &[&str] = &[
     "SCMP_ACT_ALLOW",
     "SCMP_ACT_ERRNO",
@@ -160,6 +160,7 @@ const SECCOMP_ACTIONS: &[&str] = &[
     "SCMP_ACT_KILL_PROCESS",
     "SCMP_ACT_KILL_THREAD",
     "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
     "SCMP_ACT_TRACE",
     "SCMP_ACT_TRAP",
 ];
@@ -174,8 +175,9 @@ const SECCOMP_OPERATORS: &[&str] = &[
     "SCMP_CMP_NE",
 ];
 
-/// Architectures a filter can be compiled for (seccompiler's targets).
-const SECCOMP_ARCHS: &[&str] = &["SCMP_ARCH_AARCH64", "SCMP_ARCH_X86_64"];
+/// Architectures a filter can be compiled for (the syscall tables in
+/// libcontainer/src/seccomp/tables).
+const SECCOMP_ARCHS: &[&str] = &["SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"];
 
 /// Filter flags Berth knows and can apply (loading the BPF program with seccomp(2)).
 const SECCOMP_FLAGS: &[&str] = &[

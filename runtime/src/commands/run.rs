@@ -42,10 +42,12 @@ fn run_container(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
         Some(relay) => Some(relay.receive_master()?),
         None => None,
     };
+    let notify = super::create::bind_notify(&container)?;
     if let Err(e) = container.start() {
         let _ = container.delete(true);
         return Err(e.into());
     }
+    super::create::forward_notify(notify, container.init_pid())?;
     if a.detach {
         return Ok(0);
     }

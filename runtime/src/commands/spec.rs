@@ -64,18 +64,8 @@ pub fn run(args: &SpecArgs) -> anyhow::Result<()> {
 
 /// An error as Go's `*PathError` prints it: `op path: lower-case strerror`.
 fn go_error(op: &str, path: &Path, e: &std::io::Error) -> anyhow::Error {
-    let text = match e.raw_os_error() {
-        Some(errno) => {
-            let desc = nix::errno::Errno::from_raw(errno).desc();
-            let mut chars = desc.chars();
-            match chars.next() {
-                Some(c) => c.to_lowercase().chain(chars).collect(),
-                None => e.to_string(),
-            }
-        }
-        None => e.to_string(),
-    };
-    anyhow::anyhow!("{op} {}: {text}", path.display())
+    let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+    anyhow::anyhow!("{op} {}: {}", path.display(), libcontainer::SysError(errno))
 }
 
 /// The document `runc spec [--rootless]` writes, for a runtime running as `uid`/`gid`

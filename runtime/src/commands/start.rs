@@ -10,6 +10,8 @@ pub struct StartArgs {
 
 pub fn run(g: &Globals, a: &StartArgs) -> anyhow::Result<i32> {
     let mut container = super::load(&g.root, &a.id)?;
+    let notify = super::create::bind_notify(&container)?;
     container.start()?;
+    super::create::forward_notify(notify, container.init_pid())?;
     Ok(0)
 }

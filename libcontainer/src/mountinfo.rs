@@ -1,4 +1,5 @@
-//! `/proc/self/mountinfo` and `/proc/self/cgroup`, parsed into what the mount code needs.
+//! `/proc/<pid>/mountinfo` and `/proc/<pid>/cgroup`, parsed once for the mount code and
+//! the cgroup code.
 
 use std::path::PathBuf;
 
@@ -19,7 +20,8 @@ pub(crate) fn parse_mountinfo(text: &str) -> Vec<MountInfo> {
     text.lines().filter_map(parse_line).collect()
 }
 
-fn parse_line(line: &str) -> Option<MountInfo> {
+/// One mountinfo line: `36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw`.
+pub(crate) fn parse_line(line: &str) -> Option<MountInfo> {
     let (left, right) = line.split_once(" - ")?;
     let mut l = left.split(' ');
     let _id = l.next()?;
@@ -75,24 +77,25 @@ pub(crate) struct CgroupLine {
     pub path: PathBuf,
 }
 
+/// Parses `/proc/<pid>/cgroup` text; malformed lines are skipped.
 pub(crate) fn parse_proc_cgroup(text: &str) -> Vec<CgroupLine> {
-    text.lines()
-        .filter_map(|line| {
-            let mut parts = line.splitn(3, ':');
-            let _id = parts.next()?;
-            let ctrls = parts.next()?;
-            let path = parts.next()?;
-            let controllers = ctrls
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect();
-            Some(CgroupLine {
-                controllers,
-                path: path.into(),
-            })
-        })
-        .collect()
+    text.lines().filter_map(parse_cgroup_line).collect()
+}
+
+pub(crate) fn parse_cgroup_line(line: &str) -> Option<CgroupLine> {
+    let mut parts = line.splitn(3, ':');
+    let _id = parts.next()?;
+    let ctrls = parts.next()?;
+    let path = parts.next()?;
+    let controllers = ctrls
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
+    Some(CgroupLine {
+        controllers,
+        path: path.into(),
+    })
 }
 
 impl MountInfo {
@@ -118,6 +121,17 @@ impl MountInfo {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn unescapes_octal_fields() {
+        let e = parse_line("99 31 0:32 /a\\134b /mnt/mem\\040x rw - cgroup c rw,memory").unwrap();
+        assert_eq!(e.mount_point, Path::new("/mnt/mem x"));
+        assert_eq!(e.root, Path::new("/a\\b"));
+        assert_eq!(unescape("\\04"), "\\04");
+    }
+
     use super::*;
 
     const SAMPLE: &str = "\
