@@ -82,12 +82,8 @@ impl ContainerBuilder {
     /// Creates the container; on return its init waits for `start`.
     pub fn create(self) -> Result<Container> {
         check_id(&self.id)?;
-<<<<<<< HEAD
-        let config = spec::load(&self.bundle)?;
-        crate::trace::mark("config load");
-=======
         let mut config = spec::load(&self.bundle)?;
->>>>>>> main
+        crate::trace::mark("config load");
         let terminal = config.process().terminal() == Some(true);
         match (&self.options.console, terminal) {
             (Console::None, true) => {
