@@ -6,7 +6,7 @@ CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 BERTH := target/debug/berth
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: demo test build release fmt lint bench packages-demo packages-test packages-bench
+.PHONY: demo test integration build release fmt lint bench packages-demo packages-test packages-bench
 
 # Install the Debian packages named in $(1) unless all are installed already.
 define apt_install
@@ -21,7 +21,7 @@ packages-demo:
 	$(call apt_install,busybox-static)
 
 packages-test:
-	$(call apt_install,busybox-static runc)
+	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap)
 
 packages-bench:
 	$(call apt_install,busybox-static runc crun containerd strace time linux-perf valgrind python3)
@@ -40,8 +40,20 @@ release:
 demo: packages-demo build
 	scripts/demo.sh $(BERTH)
 
+# Scripts that drive real clients (containerd, ...) through berth; each ends with
+# "N passed, N failed" and exits non-zero on any failure.
+INTEGRATION := integration/containerd.sh
+
 test: packages-test build
-	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2
+	@status=0; \
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2 || status=1; \
+	$(MAKE) --no-print-directory integration || status=1; \
+	exit $$status
+
+integration: build
+	@status=0; for script in $(INTEGRATION); do \
+		echo "== $$script"; bash $$script target/debug || status=1; \
+	done; exit $$status
 
 # Benchmarks are run by hand: RUNS=40 make bench; results in bench/results/<date>.md.
 bench: packages-bench

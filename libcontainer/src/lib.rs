@@ -20,6 +20,7 @@ pub mod notify;
 mod process;
 mod rlimits;
 mod rootfs;
+mod rootless;
 mod seccomp;
 pub mod signal;
 /// The parts of [`Stats`] (runc's `events` stats types).
@@ -40,5 +41,6 @@ mod utils;
 pub use cgroups::{OomEvent, OomWatcher, Stats};
 pub use container::{Console, Container, ContainerBuilder, CreateOptions, ExecOptions};
 pub use error::{Error, Result, SysError};
+pub use process::stdio::Stdio;
 pub use spec::{load_bundle_config, parse_process};
 pub use state::{State, Status};

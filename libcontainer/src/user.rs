@@ -13,7 +13,9 @@ fn setgroups_allowed() -> bool {
 }
 
 pub(crate) fn switch(user: &User) -> Result<()> {
-    if setgroups_allowed() {
+    // Like runc, an unprivileged runtime leaves the supplementary groups alone even where
+    // setgroups is allowed (newgidmap maps): there is no way to honour /etc/group anyway.
+    if setgroups_allowed() && !crate::rootless::spawned_unprivileged() {
         let groups: Vec<Gid> = user
             .additional_gids()
             .iter()

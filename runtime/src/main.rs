@@ -16,8 +16,9 @@ use commands::*;
 #[command(name = "berth", version = version_text(), disable_version_flag = true)]
 struct Cli {
     /// Root directory for storage of container state (this should be located in tmpfs)
-    #[arg(long, global = true, default_value = "/run/berth", env = "BERTH_ROOT")]
-    root: PathBuf,
+    /// [default: /run/berth, or $XDG_RUNTIME_DIR/berth when rootless]
+    #[arg(long, global = true, env = "BERTH_ROOT")]
+    root: Option<PathBuf>,
     /// Set the log file to write berth logs to (default is '/dev/stderr')
     #[arg(long, global = true)]
     log: Option<PathBuf>,
@@ -85,6 +86,33 @@ pub struct Globals {
     pub root: PathBuf,
 }
 
+/// runc's rule: `$XDG_RUNTIME_DIR/berth` when XDG_RUNTIME_DIR is set and we are not root
+/// (or are root only inside a user namespace, with $USER not "root"); else /run/berth.
+fn default_root() -> PathBuf {
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty());
+    let honor = || {
+        if !nix::unistd::geteuid().is_root() {
+            return true;
+        }
+        let in_userns = std::fs::read_to_string("/proc/self/uid_map")
+            .map(|s| s.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+            .unwrap_or(false);
+        in_userns && std::env::var("USER").map_or(true, |u| u != "root")
+    };
+    match xdg {
+        Some(dir) if honor() => {
+            let root = PathBuf::from(dir).join("berth");
+            // As runc: private, and sticky so that tmpfs cleaners leave it alone.
+            if std::fs::create_dir_all(&root).is_ok() {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o1700));
+            }
+            root
+        }
+        _ => PathBuf::from("/run/berth"),
+    }
+}
+
 fn version_text() -> &'static str {
     concat!(env!("CARGO_PKG_VERSION"), "\nspec: ", "1.1.0")
 }
@@ -131,7 +159,9 @@ fn main() {
     if cli.trace || std::env::var("BERTH_TRACE").is_ok_and(|v| !v.is_empty() && v != "0") {
         libcontainer::trace::enable();
     }
-    let globals = Globals { root: cli.root };
+    let globals = Globals {
+        root: cli.root.unwrap_or_else(default_root),
+    };
     let result = match &cli.command {
         Command::Create(a) => create::run(&globals, a),
         Command::Start(a) => start::run(&globals, a),

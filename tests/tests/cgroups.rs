@@ -406,3 +406,65 @@ compare_test!(v2_missing_controller_fails_clean, |rt| -> String {
          test -e $CG && echo cgroup-left",
     )
 });
+
+compare_test!(blkio_throttling_read_back, |rt| -> Vec<String> {
+    // Per-device limits on the machine's first virtio disk (major 254 here).
+    let (major, minor) = first_disk();
+    let dev = |rate: u64| json!({"major": major, "minor": minor, "rate": rate});
+    let (_b, id) = with_resources(
+        rt,
+        json!({"blockIO": {
+            "throttleReadBpsDevice": [dev(1048576)],
+            "throttleWriteBpsDevice": [dev(2097152)],
+            "throttleReadIOPSDevice": [dev(100)],
+            "throttleWriteIOPSDevice": [dev(200)],
+        }}),
+    );
+    [
+        "blkio.throttle.read_bps_device",
+        "blkio.throttle.write_bps_device",
+        "blkio.throttle.read_iops_device",
+        "blkio.throttle.write_iops_device",
+    ]
+    .iter()
+    .map(|f| read_cg(rt, &id, "blkio", f))
+    .collect()
+});
+
+compare_test!(cpu_realtime_read_back, |rt| -> Vec<String> {
+    let (_b, id) = with_resources(
+        rt,
+        json!({"cpu": {"realtimeRuntime": 10000, "realtimePeriod": 1000000}}),
+    );
+    ["cpu.rt_runtime_us", "cpu.rt_period_us"]
+        .iter()
+        .map(|f| read_cg(rt, &id, "cpu", f))
+        .collect()
+});
+
+runtime_test!(cpu_burst_and_idle_read_back, |rt| {
+    let (_b, id) = with_resources(
+        rt,
+        json!({"cpu": {"quota": 50000, "period": 100000, "burst": 20000, "idle": 1}}),
+    );
+    if rt.is_runc() {
+        // runc 1.1.5 predates cpu burst and idle: it leaves them at their defaults.
+        return;
+    }
+    assert_eq!(read_cg(rt, &id, "cpu", "cpu.cfs_burst_us"), "20000");
+    assert_eq!(read_cg(rt, &id, "cpu", "cpu.idle"), "1");
+});
+
+/// Major and minor of the first whole disk (not a partition, not zram).
+fn first_disk() -> (u64, u64) {
+    for entry in std::fs::read_dir("/sys/block").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with("zram") || name.starts_with("loop") || name.starts_with("ram") {
+            continue;
+        }
+        let dev = std::fs::read_to_string(entry.path().join("dev")).unwrap();
+        let (major, minor) = dev.trim().split_once(':').unwrap();
+        return (major.parse().unwrap(), minor.parse().unwrap());
+    }
+    panic!("no block device in /sys/block");
+}

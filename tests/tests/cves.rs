@@ -32,6 +32,68 @@ runtime_test!(cve_2019_5736_runtime_exe_not_reachable, |rt| {
     assert_eq!(leak.trim(), "", "runtime binary reachable: {leak}");
 });
 
+// CVE-2019-5736, deterministically: a `berth exec` child is held (debug-build hook
+// BERTH_TEST_STALL_FIFO, see process/spawn.rs) after it has joined the container and
+// before it execs, so it still runs the host's berth binary inside the container's pid
+// namespace. The container's root finds it by name and tries to get at /proc/<pid>/exe
+// (readlink, open for reading — the attack's first step, the write coming after the
+// runtime exits — and open read-write). All must fail.
+// The container has its own user namespace and CAP_SYS_PTRACE in it: that passes every
+// ptrace access check (uid, capability subset) against the held child, which joined that
+// user namespace, except the one for a non-dumpable process (CAP_SYS_PTRACE over the
+// user namespace its memory belongs to, the host's). So dumpability is the only defence
+// here: with the PR_SET_DUMPABLE(0) in spawn.rs changed to 1, this test fails with
+// "found readlink-ok read-ok" (the read-write open gets ETXTBSY).
+berth_only_test!(
+    cve_2019_5736_exe_of_stalled_exec_not_reachable,
+    "uses berth's debug-build stall hook; runc defends with a memfd copy instead",
+    |rt| {
+        let mut b = Bundle::sh("sleep 1000");
+        b.set("process.args", json!(["sleep", "1000"]));
+        b.namespace("user", None);
+        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        b.set("linux.uidMappings", map.clone());
+        b.set("linux.gidMappings", map);
+        for set in ["bounding", "effective", "permitted"] {
+            b.push(
+                &format!("process.capabilities.{set}"),
+                json!("CAP_SYS_PTRACE"),
+            );
+        }
+        let id = rt.start_detached(&b);
+        let fifo = rt.work().join("stall");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo on a NUL-terminated path in our scratch dir.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let mut cmd = rt.command(&["exec", &id, "true"]);
+        cmd.env("BERTH_TEST_STALL_FIFO", &fifo);
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut held = cmd.spawn().unwrap();
+        rt.track_pid(held.id() as i64);
+        let attack = "for i in $(seq 1 1000); do for p in /proc/[0-9]*; do \
+              if [ \"$(cat $p/comm 2>/dev/null)\" = berth ]; then echo found; \
+                readlink $p/exe >/dev/null 2>&1 && echo readlink-ok; \
+                cat $p/exe >/dev/null 2>&1 && echo read-ok; \
+                (exec 3<>$p/exe) 2>/dev/null && echo rw-open-ok; \
+                exit 0; fi; done; sleep 0.01; done; echo not-found";
+        let out = rt.exec(&[&id, "sh", "-c", attack]);
+        // Release the held process and check it completes normally.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"1"))
+            .unwrap();
+        let done = wait_for(std::time::Duration::from_secs(20), || {
+            held.try_wait().unwrap().is_some()
+        });
+        assert!(done, "held exec never finished");
+        assert!(held.wait().unwrap().success(), "held exec failed");
+        rt.kill(&id, "KILL");
+        assert_eq!(out.ok().stdout, "found\n", "runtime binary reachable");
+    }
+);
+
 // CVE-2024-21626: a host descriptor leaked into the container and a cwd of
 // /proc/self/fd/N escaped the rootfs. No descriptor beyond stdio may survive into the
 // process, and such a cwd must not point outside the container. (runc 1.1.5 predates the

@@ -47,6 +47,8 @@ pub struct CreateOptions {
     pub extra_env: Vec<String>,
     /// Set up sd_notify passthrough (the caller's `NOTIFY_SOCKET`): see [`crate::notify`].
     pub notify_socket: bool,
+    /// Standard streams for the init (the shim's fifos); by default it inherits ours.
+    pub stdio: crate::process::stdio::Stdio,
 }
 
 /// Creates a container from a bundle:
@@ -145,10 +147,22 @@ fn build(
     write_atomic(&snapshot_path, &snapshot).map_err(|e| Error::path(&snapshot_path, e))?;
 
     crate::trace::mark("state write");
-    cgroup.create()?;
+    // Rootless (runc's --rootless=auto): a cgroup we may not create is skipped.
+    let cgroup = match cgroup.create() {
+        Ok(()) => Some(cgroup),
+        Err(e) if crate::rootless::is_rootless() && crate::rootless::is_permission_error(&e) => {
+            log::debug!("rootless: no cgroup for {}: {e}", b.id);
+            record.cgroup = None;
+            state::write_record(dir, &record)?;
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
     crate::trace::mark("cgroup");
-    undo.cgroup = Some(cgroup.clone());
-    super::update::apply_at_create(&cgroup, spec)?;
+    if let Some(cgroup) = &cgroup {
+        undo.cgroup = Some(cgroup.clone());
+        super::update::apply_at_create(cgroup, spec)?;
+    }
 
     let fifo = make_exec_fifo(dir)?;
     let console: Option<OwnedFd> = match &b.options.console {
@@ -171,9 +185,11 @@ fn build(
             .and_then(|l| l.gid_mappings().as_deref())
             .unwrap_or_default(),
         time_offsets,
-        cgroup: Some(&cgroup),
+        cgroup: cgroup.as_ref(),
         close_in_child: &[lock.raw_fd()],
     };
+    // Detached and idmapped here, in the host's user namespace; the init attaches them.
+    let idmapped = crate::rootfs::open_idmapped(spec)?;
     let args = InitArgs {
         id: &b.id,
         config,
@@ -183,12 +199,18 @@ fn build(
         extra_env: b.options.extra_env.clone(),
         no_pivot: b.options.no_pivot,
         no_new_keyring: b.options.no_new_keyring,
+        idmapped: &idmapped,
     };
-    let spawned = spawn::spawn(&request, &mut |ch| init::run(ch, &args))?;
+    let stdio = &b.options.stdio;
+    let spawned = spawn::spawn(&request, &mut |ch| {
+        stdio.child_prelude()?;
+        init::run(ch, &args)
+    })?;
     undo.pid = Some(spawned.pid);
     crate::trace::mark("clone+cgroup join");
     drop(console);
     drop(fifo);
+    drop(idmapped);
 
     record.pid = spawned.pid.as_raw();
     loop {

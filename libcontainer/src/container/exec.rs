@@ -14,7 +14,7 @@ use crate::process::exec::{self, ExecArgs};
 use crate::process::spawn::{self, SpawnRequest};
 use crate::state::Status;
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ExecOptions {
     /// The complete process to run (the runtime merges its flags into it).
     pub process: Process,
@@ -22,6 +22,8 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: i32,
     pub extra_env: Vec<String>,
+    /// Standard streams for the process; by default it inherits the caller's.
+    pub stdio: crate::process::stdio::Stdio,
 }
 
 impl Container {
@@ -77,7 +79,11 @@ impl Container {
             keep_fds: opts.preserve_fds,
             extra_env: opts.extra_env.clone(),
         };
-        let spawned = spawn::spawn(&request, &mut |ch| exec::run(ch, &args))?;
+        let stdio = &opts.stdio;
+        let spawned = spawn::spawn(&request, &mut |ch| {
+            stdio.child_prelude()?;
+            exec::run(ch, &args)
+        })?;
         drop(console);
         let mut ready = spawned.channel.recv_with_fds();
         if let Ok(Some((Message::SeccompListener, fds))) = &ready {

@@ -20,7 +20,8 @@ use crate::error::{Error, Result};
 pub(crate) enum Message {
     /// parent → child: uid/gid maps are written and the child is in its cgroup; go on.
     Continue,
-    /// child → parent (two-step spawn only): I unshared a user namespace; write my maps.
+    /// child → parent: I am in a new user namespace (and dumpable if unprivileged);
+    /// write my maps.
     WriteIdMaps,
     /// child → parent (two-step spawn only): the host pid of the process that will exec.
     Pid(i32),

@@ -27,6 +27,8 @@ pub(crate) struct InitArgs<'a> {
     pub extra_env: Vec<String>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// Idmapped mounts the runtime prepared; inherited descriptors, attached by prepare.
+    pub idmapped: &'a rootfs::IdmappedMounts,
 }
 
 /// Runs in the container's init; returns only with the error that stopped it.
@@ -93,6 +95,7 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         in_user_ns: cfg.namespaces.creates(LinuxNamespaceType::User)
             || cfg.namespaces.joins(LinuxNamespaceType::User),
         no_pivot: args.no_pivot,
+        idmapped: Some(args.idmapped),
     };
     rootfs::prepare(spec, &cfg.rootfs, &opts)?;
     crate::trace::mark("mounts");

@@ -8,3 +8,4 @@ pub(crate) mod exec;
 pub(crate) mod init;
 pub(crate) mod setup;
 pub(crate) mod spawn;
+pub(crate) mod stdio;

@@ -9,7 +9,7 @@
 //! The runtime is single-threaded when it calls this, so the child may allocate and run
 //! ordinary Rust code between `clone` and `execve`.
 
-use std::path::PathBuf;
+use std::os::fd::{AsRawFd, RawFd};
 
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::wait::waitpid;
@@ -46,7 +46,10 @@ pub(crate) fn spawn(
     req: &SpawnRequest,
     body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
 ) -> Result<Spawned> {
+    crate::rootless::note_runtime_euid();
     let (parent, child) = channel::pair()?;
+    let stall = test_hook::open_stall();
+    let stall_fd = stall.as_ref().map(|f| f.as_raw_fd());
     // Non-dumpable before any child exists: until it execs the user's program (which
     // resets the flag), the child runs *our* binary inside the container's pid namespace,
     // and a dumpable process there would let the container open /proc/<pid>/exe — the
@@ -71,6 +74,7 @@ pub(crate) fn spawn(
                 true,
                 req.plan.creates(LinuxNamespaceType::Cgroup),
                 req.plan.creates(LinuxNamespaceType::User),
+                stall_fd,
                 body,
             );
         }
@@ -79,7 +83,13 @@ pub(crate) fn spawn(
             pid,
             channel: parent,
         };
-        if let Err(e) = release_child(req, &spawned, pid) {
+        let released = if req.plan.creates(LinuxNamespaceType::User) {
+            spawned.channel.expect(&Message::WriteIdMaps)
+        } else {
+            Ok(())
+        }
+        .and_then(|()| release_child(req, &spawned, pid));
+        if let Err(e) = released {
             let e = child_error_or(&spawned.channel, e);
             kill_and_reap(pid);
             return Err(e);
@@ -91,7 +101,7 @@ pub(crate) fn spawn(
     if pid.as_raw() == 0 {
         drop(parent);
         close_fds(req.close_in_child);
-        if let Err(e) = intermediate(req, &child, body) {
+        if let Err(e) = intermediate(req, &child, stall_fd, body) {
             let _ = child.send(&Message::Failed(e.to_string()));
         }
         // SAFETY: _exit is always safe; it skips destructors that belong to the parent.
@@ -145,6 +155,7 @@ fn release_child(req: &SpawnRequest, spawned: &Spawned, pid: Pid) -> Result<()> 
 fn intermediate(
     req: &SpawnRequest,
     ch: &Channel,
+    stall: Option<RawFd>,
     body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
 ) -> Result<()> {
     let fds = namespaces::open_all(&req.plan.join)?;
@@ -155,10 +166,12 @@ fn intermediate(
     let new_user = req.plan.creates(LinuxNamespaceType::User);
     if new_user {
         unshare(CloneFlags::CLONE_NEWUSER).ctx(|| "unshare user namespace".into())?;
+        set_dumpable_for_maps(true)?;
         ch.send(&Message::WriteIdMaps)?;
     }
     ch.expect(&Message::Continue)?;
     if new_user {
+        set_dumpable_for_maps(false)?;
         become_root()?;
     }
     let rest = req.plan.new - CloneFlags::CLONE_NEWUSER;
@@ -171,7 +184,7 @@ fn intermediate(
     }
     let pid = clone_fork(CloneFlags::CLONE_PARENT).ctx(|| "clone container process".into())?;
     if pid.as_raw() == 0 {
-        child_main(ch, false, false, false, body);
+        child_main(ch, false, false, false, stall, body);
     }
     ch.send(&Message::Pid(pid.as_raw()))?;
     // SAFETY: _exit is always safe; nothing of ours needs flushing.
@@ -183,19 +196,26 @@ fn child_main(
     wait_continue: bool,
     unshare_cgroup: bool,
     new_user: bool,
+    stall: Option<RawFd>,
     body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
 ) -> ! {
     crate::trace::child("init");
     let prepared = (|| {
+        if wait_continue && new_user {
+            set_dumpable_for_maps(true)?;
+            ch.send(&Message::WriteIdMaps)?;
+        }
         if wait_continue {
             ch.expect(&Message::Continue)?;
         }
         if new_user {
+            set_dumpable_for_maps(false)?;
             become_root()?;
         }
         if unshare_cgroup {
             unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".into())?;
         }
+        test_hook::stall(stall);
         Ok(())
     })();
     let err = match prepared {
@@ -223,14 +243,23 @@ pub(crate) fn write_id_maps(
     uid_maps: &[LinuxIdMapping],
     gid_maps: &[LinuxIdMapping],
 ) -> Result<()> {
-    let fmt = |maps: &[LinuxIdMapping]| -> String {
-        maps.iter()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect()
-    };
-    for (file, maps) in [("uid_map", uid_maps), ("gid_map", gid_maps)] {
-        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
-        std::fs::write(&path, fmt(maps)).map_err(|e| Error::path(path, e))?;
+    crate::rootless::write_id_maps(pid, uid_maps, gid_maps)
+}
+
+/// Unprivileged, the parent can only write our maps (itself or through newuidmap) while
+/// /proc/<pid> belongs to its uid, which needs us dumpable. Raised only around the map
+/// writes, before any container process exists (our pid namespace, if new, holds only
+/// us), and lowered again before anything else happens (CVE-2019-5736).
+fn set_dumpable_for_maps(on: bool) -> Result<()> {
+    if nix::unistd::geteuid().is_root() && !crate::rootless::in_user_namespace() {
+        return Ok(());
+    }
+    // SAFETY: PR_SET_DUMPABLE takes one integer argument.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(on), 0, 0, 0) } < 0 {
+        return Err(Error::sys(
+            "prctl(PR_SET_DUMPABLE)",
+            nix::errno::Errno::last(),
+        ));
     }
     Ok(())
 }
@@ -259,4 +288,50 @@ fn close_fds(fds: &[i32]) {
 pub(crate) fn kill_and_reap(pid: Pid) {
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
     let _ = waitpid(pid, None);
+}
+
+/// A test-only hook, compiled into debug builds only (the integration tests run
+/// `target/debug/berth`): with `BERTH_TEST_STALL_FIFO=<fifo>` in the runtime's
+/// environment, the spawned process stops after it has entered the container's
+/// namespaces and before it runs its body (so long before execve), until one byte is
+/// written to the fifo. `tests/tests/cves.rs` uses it to hold a process that still runs
+/// our binary inside the container, deterministically (CVE-2019-5736). Release builds
+/// ignore the variable.
+mod test_hook {
+    use std::fs::File;
+    use std::os::fd::RawFd;
+
+    #[cfg(debug_assertions)]
+    pub(super) fn open_stall() -> Option<File> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = std::env::var_os("BERTH_TEST_STALL_FIFO")?;
+        // Read-write so that opening never blocks; O_CLOEXEC is std's default.
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .ok()
+    }
+
+    #[cfg(not(debug_assertions))]
+    pub(super) fn open_stall() -> Option<File> {
+        None
+    }
+
+    /// Blocks until a byte arrives on the fifo (or it fails).
+    pub(super) fn stall(fd: Option<RawFd>) {
+        let Some(fd) = fd else { return };
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut byte = 0u8;
+        // SAFETY: poll on one live pollfd, then a one-byte read into a local.
+        unsafe {
+            libc::poll(&mut pfd, 1, -1);
+            libc::read(fd, (&mut byte as *mut u8).cast(), 1);
+        }
+    }
 }

@@ -29,7 +29,10 @@ pub(crate) fn mount_cgroup(
     dest: &Path,
     opts: &MountOptions,
 ) -> Result<(), RootfsError> {
-    let mounts = parse_mountinfo(&read("/proc/self/mountinfo")?);
+    // The host's hierarchies only: copies already bound into the rootfs (an rbind of the
+    // host's /sys, say) are not sources.
+    let mut mounts = parse_mountinfo(&read("/proc/self/mountinfo")?);
+    mounts.retain(|m| !m.mount_point.starts_with(ctx.rootfs));
     let v1: Vec<&MountInfo> = mounts.iter().filter(|m| m.fs_type == "cgroup").collect();
     let flags = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let procs = parse_proc_cgroup(&read("/proc/self/cgroup")?);

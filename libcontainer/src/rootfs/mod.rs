@@ -4,7 +4,8 @@
 //!
 //! ```ignore
 //! #[derive(Debug, thiserror::Error)] #[non_exhaustive] pub enum RootfsError { .. }
-//! pub struct RootfsOptions { pub in_user_ns: bool, pub no_pivot: bool }
+//! pub struct RootfsOptions<'a> { pub in_user_ns: bool, pub no_pivot: bool, pub idmapped: Option<&'a IdmappedMounts> }
+//! pub fn open_idmapped(spec: &Spec) -> Result<IdmappedMounts, RootfsError>; // runtime side, before spawn
 //! pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<(), RootfsError>;
 //! pub fn enter(rootfs: &Path, opts: &RootfsOptions) -> Result<(), RootfsError>;  // pivot_root or MS_MOVE+chroot
 //! pub fn finalize(spec: &Spec) -> Result<(), RootfsError>;
@@ -17,6 +18,7 @@
 mod cgroup;
 mod devices;
 mod finalize;
+mod idmap;
 mod mount_options;
 mod mounts;
 mod pivot;
@@ -31,17 +33,21 @@ use crate::error::SysError;
 
 // The lead's process/init calls these; until it is merged nothing in the crate does.
 pub use finalize::finalize;
+pub use idmap::{open_idmapped, IdmappedMounts};
 pub use pivot::enter;
 pub use prepare::prepare;
 
 /// How the container's init is placed, as far as the filesystem is concerned.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RootfsOptions {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RootfsOptions<'a> {
     /// The init runs in a new user namespace: devices are bind-mounted, not made, and
     /// locked mount flags are kept on remounts.
     pub in_user_ns: bool,
     /// `--no-pivot`: move the rootfs onto `/` and chroot instead of pivot_root.
     pub no_pivot: bool,
+    /// Idmapped mounts the runtime detached and idmapped before spawning the init
+    /// ([`open_idmapped`]); each is attached at its destination instead of a plain bind.
+    pub idmapped: Option<&'a IdmappedMounts>,
 }
 
 /// A failure while building the container's filesystem; one line naming what and where.
@@ -69,6 +75,9 @@ pub enum RootfsError {
     /// A mount option we recognise but do not implement.
     #[error("mount option {0:?} is not supported yet")]
     Unsupported(String),
+    /// An idmapped mount that cannot be made as asked.
+    #[error("{0}")]
+    Idmap(String),
     /// `linux.rootfsPropagation` is not one of the propagation names.
     #[error("invalid rootfs propagation {0:?}")]
     InvalidPropagation(String),

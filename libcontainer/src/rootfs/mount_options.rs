@@ -2,6 +2,8 @@
 
 use nix::mount::MsFlags;
 
+use super::idmap::IdmapKind;
+
 /// What an option does to the mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Effect {
@@ -13,8 +15,8 @@ enum Effect {
     Propagation(MsFlags),
     /// Accepted and ignored (see the table).
     Ignore,
-    /// Recognised but not supported yet.
-    Unsupported,
+    /// An idmapped bind mount (see `idmap.rs`).
+    Idmap(IdmapKind),
 }
 
 const fn set(f: MsFlags) -> Effect {
@@ -68,8 +70,8 @@ const TABLE: &[(&str, Effect)] = &[
     // Copy-up of the destination's contents into a tmpfs (a runc extension): accepted
     // and ignored for now, the tmpfs starts empty.
     ("tmpcopyup", Effect::Ignore),
-    ("idmap", Effect::Unsupported),
-    ("ridmap", Effect::Unsupported),
+    ("idmap", Effect::Idmap(IdmapKind::Top)),
+    ("ridmap", Effect::Idmap(IdmapKind::Recursive)),
 ];
 
 /// A mount entry's options, split into what mount(2) needs.
@@ -81,8 +83,8 @@ pub(crate) struct MountOptions {
     pub propagation: Vec<MsFlags>,
     /// Unknown options joined with commas: the filesystem's data string.
     pub data: String,
-    /// Recognised options we do not support yet (idmap, ridmap).
-    pub unsupported: Vec<String>,
+    /// `idmap` or `ridmap`, if given (the last one wins).
+    pub idmap: Option<IdmapKind>,
 }
 
 impl Default for MountOptions {
@@ -91,7 +93,7 @@ impl Default for MountOptions {
             flags: MsFlags::empty(),
             propagation: Vec::new(),
             data: String::new(),
-            unsupported: Vec::new(),
+            idmap: None,
         }
     }
 }
@@ -107,7 +109,7 @@ impl MountOptions {
                 Some(Effect::Clear(f)) => out.flags.remove(f),
                 Some(Effect::Propagation(f)) => out.propagation.push(f),
                 Some(Effect::Ignore) => {}
-                Some(Effect::Unsupported) => out.unsupported.push(opt.to_string()),
+                Some(Effect::Idmap(k)) => out.idmap = Some(k),
                 None => data.push(opt),
             }
         }
@@ -179,10 +181,13 @@ mod tests {
     }
 
     #[test]
-    fn ignored_and_unsupported() {
+    fn ignored_and_idmap() {
         let o = MountOptions::parse(&["tmpcopyup", "idmap"]);
         assert!(o.data.is_empty());
-        assert_eq!(o.unsupported, vec!["idmap".to_string()]);
+        assert_eq!(o.idmap, Some(IdmapKind::Top));
+        let o = MountOptions::parse(&["rbind", "ridmap"]);
+        assert_eq!(o.idmap, Some(IdmapKind::Recursive));
+        assert_eq!(MountOptions::parse(&["bind"]).idmap, None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! One spec mount entry → mount(2) calls on a target resolved inside the rootfs.
 
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -8,10 +8,10 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::SFlag;
 use oci_spec::runtime::Mount;
 
-use super::cgroup;
 use super::mount_options::MountOptions;
 use super::secure_join::{normalize, open_in_root, proc_fd_path, Create};
 use super::RootfsError;
+use super::{cgroup, idmap};
 
 /// Flags the kernel locks on a mount made in a more privileged mount namespace; a
 /// remount from a user namespace must keep them.
@@ -46,8 +46,13 @@ impl MountCtx<'_> {
     }
 }
 
-/// Mounts one entry of `spec.mounts()`.
-pub(crate) fn mount_entry(ctx: &MountCtx<'_>, m: &Mount) -> Result<(), RootfsError> {
+/// Mounts one entry of `spec.mounts()`; `idmapped` is its detached, idmapped tree if the
+/// entry asks for one (made by the runtime, see `idmap.rs`).
+pub(crate) fn mount_entry(
+    ctx: &MountCtx<'_>,
+    m: &Mount,
+    idmapped: Option<RawFd>,
+) -> Result<(), RootfsError> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
     let src = m
@@ -59,8 +64,13 @@ pub(crate) fn mount_entry(ctx: &MountCtx<'_>, m: &Mount) -> Result<(), RootfsErr
     if typ == "bind" {
         opts.flags.insert(MsFlags::MS_BIND);
     }
-    let result = if let Some(o) = opts.unsupported.first() {
-        Err(RootfsError::Unsupported(o.clone()))
+    let result = if idmap::wants_idmap(m, &opts) {
+        match idmapped {
+            Some(tree) => bind_idmapped(ctx, tree, Path::new(&src), dest, &opts),
+            None => Err(RootfsError::Idmap(
+                "idmapped mount was not prepared by the runtime".into(),
+            )),
+        }
     } else if typ == "cgroup" {
         cgroup::mount_cgroup(ctx, dest, &opts)
     } else if opts.is_bind() {
@@ -93,6 +103,32 @@ pub(crate) fn bind(
     apply_propagation(ctx, dest, &opts.propagation)
 }
 
+/// An idmapped bind: the runtime already detached and idmapped the source; attach it,
+/// then remount and propagation as for any bind.
+fn bind_idmapped(
+    ctx: &MountCtx<'_>,
+    tree: RawFd,
+    src: &Path,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
+    let st = nix::sys::stat::fstat(
+        // SAFETY: the descriptor stays open for the whole call (owned by IdmappedMounts).
+        unsafe { BorrowedFd::borrow_raw(tree) },
+    )
+    .map_err(|e| RootfsError::path("stat", src, e))?;
+    let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
+    let target = ctx.open(dest, if is_dir { Create::Dir } else { Create::File })?;
+    idmap::attach(tree, &target)?;
+    drop(target);
+    let extra = opts.bind_remount_flags();
+    if !extra.is_empty() {
+        let target = ctx.open(dest, Create::Nothing)?;
+        remount_bind(&proc_fd_path(&target), extra)?;
+    }
+    apply_propagation(ctx, dest, &opts.propagation)
+}
+
 /// Any filesystem mount (tmpfs, proc, sysfs, mqueue, devpts, ...): the target is a
 /// directory; tmpfs and /dev are mounted writable and remounted read-only afterwards.
 fn fs_mount(
@@ -110,7 +146,16 @@ fn fs_mount(
     }
     let data = (!opts.data.is_empty()).then_some(opts.data.as_str());
     let fstype = (!typ.is_empty()).then_some(typ);
-    sys_mount(Some(Path::new(src)), &target, fstype, flags, data)?;
+    match sys_mount(Some(Path::new(src)), &target, fstype, flags, data) {
+        Err(e) if e.errno() == Some(Errno::EPERM) && ctx.in_user_ns => {
+            if let Some(host) = userns_fallback(typ) {
+                drop(target);
+                return bind_host_instead(ctx, host, dest, opts);
+            }
+            return Err(e);
+        }
+        other => other?,
+    }
     drop(target);
     // /dev stays writable until finalize (devices are created in it first).
     if ro_later && typ == "tmpfs" && !is_dev(dest) {
@@ -124,6 +169,31 @@ fn fs_mount(
         )?;
     }
     apply_propagation(ctx, dest, &opts.propagation)
+}
+
+/// In a user namespace that does not own the network (ipc) namespace the kernel refuses
+/// a new sysfs (mqueue); like `runc spec --rootless` (and runc ≥ 1.2 by itself), bind
+/// the host's instead.
+fn userns_fallback(typ: &str) -> Option<&'static Path> {
+    match typ {
+        "sysfs" => Some(Path::new("/sys")),
+        "mqueue" => Some(Path::new("/dev/mqueue")),
+        _ => None,
+    }
+}
+
+fn bind_host_instead(
+    ctx: &MountCtx<'_>,
+    host: &Path,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
+    let bind_opts = MountOptions {
+        flags: opts.flags | MsFlags::MS_BIND | MsFlags::MS_REC,
+        propagation: opts.propagation.clone(),
+        ..MountOptions::default()
+    };
+    bind(ctx, host, dest, &bind_opts)
 }
 
 pub(crate) fn is_dev(dest: &Path) -> bool {

@@ -36,8 +36,9 @@ pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<(), R
         in_user_ns: opts.in_user_ns,
         cgroupns: has_namespace(spec, LinuxNamespaceType::Cgroup),
     };
-    for m in spec.mounts().iter().flatten() {
-        mount_entry(&ctx, m)?;
+    for (index, m) in spec.mounts().iter().flatten().enumerate() {
+        let tree = opts.idmapped.and_then(|i| i.get(index));
+        mount_entry(&ctx, m, tree)?;
     }
     if devices::needs_setup(spec) {
         devices::setup_dev(&ctx, spec)?;

@@ -248,6 +248,7 @@ fn rootfs_full_flow_pivot() {
     full_flow(RootfsOptions {
         in_user_ns: false,
         no_pivot: false,
+        idmapped: None,
     });
 }
 
@@ -256,6 +257,7 @@ fn rootfs_full_flow_no_pivot_bind_devices() {
     full_flow(RootfsOptions {
         in_user_ns: true,
         no_pivot: true,
+        idmapped: None,
     });
 }
 
@@ -283,7 +285,7 @@ fn rootfs_missing_bind_source_error_like_runc() {
 }
 
 #[test]
-fn rootfs_unsupported_idmap_and_bad_propagation() {
+fn rootfs_unprepared_idmap_and_bad_propagation() {
     let tmp = TempDir::new("idmap");
     let rootfs = tmp.path().join("rootfs");
     fs::create_dir_all(&rootfs).unwrap();
@@ -299,7 +301,7 @@ fn rootfs_unsupported_idmap_and_bad_propagation() {
     assert_eq!(
         report.lines().next(),
         Some(
-            r#"error mounting "/tmp" to rootfs at "/mnt": mount option "idmap" is not supported yet"#
+            r#"error mounting "/tmp" to rootfs at "/mnt": idmapped mount was not prepared by the runtime"#
         )
     );
     let s = spec(

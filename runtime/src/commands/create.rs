@@ -60,6 +60,7 @@ pub fn create(
         preserve_fds: listen_fds + a.preserve_fds,
         extra_env,
         notify_socket: std::env::var_os("NOTIFY_SOCKET").is_some(),
+        ..Default::default()
     };
     Ok(ContainerBuilder::new(&a.id, &g.root)
         .bundle(&a.bundle)

@@ -79,6 +79,7 @@ pub fn run(g: &Globals, a: &ExecArgs) -> anyhow::Result<i32> {
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
         extra_env: Vec::new(),
+        ..Default::default()
     };
     let pid = container.exec(opts).context("exec failed")?;
     let pty = match relay {

@@ -1,0 +1,37 @@
+//! `delete`: containerd runs this when a shim died; it removes what the shim left (the
+//! container, its cgroup and state, the rootfs mount) and prints a DeleteResponse.
+
+use std::io::Write;
+
+use anyhow::Context;
+use containerd_shim_protos::api::DeleteResponse;
+use libcontainer::Container;
+use protobuf::Message;
+
+use crate::args::Args;
+use crate::serve::state_root;
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let bundle = match &args.bundle {
+        Some(b) => b.clone(),
+        None => std::env::current_dir().context("working directory")?,
+    };
+    match Container::load(&state_root(&args.namespace), &args.id) {
+        Ok(c) => {
+            if let Err(e) = c.delete(true) {
+                log::warn!("delete {}: {e}", args.id);
+            }
+        }
+        Err(libcontainer::Error::NotExist { .. }) => {}
+        Err(e) => log::warn!("load {}: {e}", args.id),
+    }
+    crate::mount::unmount_all(&bundle.join("rootfs"));
+    let mut resp = DeleteResponse::new();
+    resp.exit_status = 128 + libc::SIGKILL as u32;
+    resp.exited_at =
+        protobuf::MessageField::some(protobuf::well_known_types::timestamp::Timestamp::now());
+    let bytes = resp.write_to_bytes().context("encode delete response")?;
+    std::io::stdout()
+        .write_all(&bytes)
+        .context("write delete response")
+}

@@ -1,0 +1,201 @@
+//! The long-running shim: one thread, one poll loop over the ttrpc listener, its
+//! connections, a signalfd (SIGCHLD, SIGTERM, SIGINT) and the terminal relays.
+//!
+//! Single-threaded on purpose: container processes are cloned from this process by
+//! libcontainer, which is only sound when no other thread exists (see docs/shim.md).
+//! `assert_single_threaded` checks that before every create and exec.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+
+use crate::args::Args;
+use crate::cgroup_api::Pending;
+use crate::events::Publisher;
+use crate::service::{Reply, Service};
+use crate::wire::Conn;
+
+/// The listening socket `start` passes to the shim it spawns.
+pub const LISTENER_FD: RawFd = 3;
+
+pub fn assert_single_threaded() -> Result<(), String> {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    if threads == 1 {
+        Ok(())
+    } else {
+        Err(format!(
+            "refusing to fork a container from a shim running {threads} threads"
+        ))
+    }
+}
+
+/// Libcontainer's state root for a namespace, as runc's shim uses /run/containerd/runc.
+pub fn state_root(namespace: &str) -> PathBuf {
+    PathBuf::from("/run/containerd/berth").join(namespace)
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    // SAFETY: `start` put the listening socket at LISTENER_FD for us; nothing else owns it.
+    let listener = unsafe { UnixListener::from_raw_fd(LISTENER_FD) };
+    nix::fcntl::fcntl(
+        listener.as_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .context("listener cloexec")?;
+    listener.set_nonblocking(true).context("listener")?;
+    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } < 0 {
+        return Err(std::io::Error::last_os_error()).context("become subreaper");
+    }
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT] {
+        mask.add(s);
+    }
+    mask.thread_block().context("block signals")?;
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .context("signalfd")?;
+
+    let root = state_root(&args.namespace);
+    std::fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
+    let mut svc = Service {
+        root,
+        tasks: Default::default(),
+        publisher: Publisher::new(
+            args.publish_binary.clone(),
+            args.address.clone(),
+            args.namespace.clone(),
+        ),
+        cgroups: Box::new(Pending),
+        answers: Vec::new(),
+        shutdown: false,
+    };
+    let mut conns: Vec<Conn> = Vec::new();
+    let mut next_conn = 0u64;
+    loop {
+        flush_answers(&mut svc, &mut conns);
+        if svc.shutdown && svc.publisher.idle() {
+            break;
+        }
+        let relay_fds: Vec<(RawFd, PollFlags)> = svc
+            .tasks
+            .values()
+            .flat_map(|t| std::iter::once(&t.init).chain(t.execs.values()))
+            .flat_map(|p| p.relays.iter().filter_map(|r| r.interest()))
+            .collect();
+        let mut fds = vec![
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+        ];
+        for c in &conns {
+            fds.push(PollFd::new(c.stream.as_fd(), PollFlags::POLLIN));
+        }
+        for (fd, ev) in &relay_fds {
+            // SAFETY: the relays own these descriptors and outlive this poll call.
+            fds.push(PollFd::new(unsafe { BorrowedFd::borrow_raw(*fd) }, *ev));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("poll"),
+        }
+        let ready = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
+        let listener_ready = ready(0);
+        let signals_ready = ready(1);
+        let conn_ready: Vec<bool> = (0..conns.len()).map(|i| ready(2 + i)).collect();
+        let relays_ready = (0..relay_fds.len()).any(|i| ready(2 + conns.len() + i));
+        drop(fds);
+
+        if signals_ready && handle_signals(&sfd, &mut svc) {
+            break;
+        }
+        if listener_ready {
+            while let Ok((stream, _)) = listener.accept() {
+                if stream.set_nonblocking(false).is_ok() {
+                    next_conn += 1;
+                    conns.push(Conn::new(next_conn, stream));
+                }
+            }
+        }
+        let mut closed = Vec::new();
+        for (i, conn) in conns.iter_mut().enumerate() {
+            if !conn_ready.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            match conn.read_requests() {
+                Ok(Some(requests)) => {
+                    for inc in requests {
+                        if let Reply::Now(resp) = svc.handle(conn.id, inc.stream_id, &inc.request) {
+                            if conn.send(inc.stream_id, &resp).is_err() {
+                                closed.push(conn.id);
+                            }
+                        }
+                    }
+                }
+                Ok(None) | Err(_) => closed.push(conn.id),
+            }
+        }
+        for id in closed {
+            conns.retain(|c| c.id != id);
+            svc.forget_connection(id);
+        }
+        if relays_ready {
+            pump_relays(&mut svc);
+        }
+    }
+    if let Some(socket) = &args.socket {
+        let _ = std::fs::remove_file(socket.trim_start_matches("unix://"));
+    }
+    Ok(())
+}
+
+fn pump_relays(svc: &mut Service) {
+    for task in svc.tasks.values_mut() {
+        for p in std::iter::once(&mut task.init).chain(task.execs.values_mut()) {
+            for r in &mut p.relays {
+                r.pump();
+            }
+            p.relays.retain(|r| !r.done());
+        }
+    }
+}
+
+fn flush_answers(svc: &mut Service, conns: &mut [Conn]) {
+    for (conn_id, stream, resp) in std::mem::take(&mut svc.answers) {
+        if let Some(conn) = conns.iter_mut().find(|c| c.id == conn_id) {
+            if let Err(e) = conn.send(stream, &resp) {
+                log::warn!("answer wait: {e}");
+            }
+        }
+    }
+}
+
+/// Reaps every exited child; returns true when asked to terminate.
+fn handle_signals(sfd: &SignalFd, svc: &mut Service) -> bool {
+    let mut terminate = false;
+    while let Ok(Some(info)) = sfd.read_signal() {
+        if info.ssi_signo == libc::SIGTERM as u32 || info.ssi_signo == libc::SIGINT as u32 {
+            terminate = true;
+        }
+    }
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => svc.reaped(pid.as_raw(), code << 8),
+            Ok(WaitStatus::Signaled(pid, sig, _)) => svc.reaped(pid.as_raw(), sig as i32),
+            Ok(WaitStatus::StillAlive) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    let _ = sfd.as_raw_fd();
+    terminate
+}
