@@ -57,9 +57,20 @@ cleanup() {
     done
     mountpoint -q "$tmp/state" && umount "$tmp/state"
     for c in "${mounted_cg[@]}"; do
-        # The cgroups the runtimes made under it are gone after delete; rmdir any leftover.
-        find "/sys/fs/cgroup/$c" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
-        umount "/sys/fs/cgroup/$c" && rmdir "/sys/fs/cgroup/$c"
+        # Other runtimes on the machine (tests running meanwhile) may have made cgroups in
+        # these hierarchies too; while any is left, the v1 hierarchy outlives the umount
+        # and keeps the controller away from cgroup2. Remove empty ones until it is gone.
+        umount "/sys/fs/cgroup/$c"
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            [ "$(awk -v c="$c" '$1 == c {print $2}' /proc/cgroups)" = 0 ] && break
+            mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" || break
+            find "/sys/fs/cgroup/$c" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null
+            umount "/sys/fs/cgroup/$c"
+            sleep 1  # the hierarchy dies after an RCU grace period, then an umount
+        done
+        rmdir "/sys/fs/cgroup/$c"
+        [ "$(awk -v c="$c" '$1 == c {print $2}' /proc/cgroups)" = 0 ] ||
+            echo "bench: $c is still a v1 hierarchy (cgroups with processes in it)" >&2
     done
     rm -rf "$tmp"
 }
@@ -77,6 +88,9 @@ if mountpoint -q "$unified"; then
         echo "bench: disabling hugetlb in $unified/cgroup.subtree_control" >&2
         echo "-hugetlb" >"$unified/cgroup.subtree_control"
     fi
+    # Read a snapshot: /proc/cgroups changes under us as we mount (hierarchy ids), and a
+    # line-by-line read of the live file then resumes at shifted offsets.
+    cgroups_list=$(cat /proc/cgroups)
     while read -r name hier _ enabled; do
         case $name in \#*) continue ;; esac
         [ "$hier" = 0 ] && [ "$enabled" = 1 ] || continue
@@ -88,7 +102,7 @@ if mountpoint -q "$unified"; then
             rmdir "/sys/fs/cgroup/$name"
             echo "bench: cannot mount $name as v1; crun may refuse (then rerun with CRUN_NO_CGROUP=1)" >&2
         fi
-    done </proc/cgroups
+    done <<<"$cgroups_list"
     [ ${#mounted_cg[@]} -gt 0 ] && echo "bench: mounted v1 hierarchies for: ${mounted_cg[*]}" >&2
 fi
 crun_cmd=crun
