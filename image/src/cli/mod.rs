@@ -1,7 +1,9 @@
 //! The commands: argument structs here, one module per group of commands.
 
+mod build;
 mod container;
 mod image;
+mod network;
 mod transfer;
 
 use std::path::{Path, PathBuf};
@@ -96,6 +98,11 @@ pub enum Command {
     Pull(transfer::PullArgs),
     /// Push an image to a registry v2
     Push(transfer::PushArgs),
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
 }
 
 pub fn run(root: &Path, cmd: Command) -> anyhow::Result<i32> {
@@ -144,6 +151,8 @@ pub fn run(root: &Path, cmd: Command) -> anyhow::Result<i32> {
         Command::Volume(v) => container::volume(&store, v),
         Command::Pull(a) => transfer::pull(&store, a),
         Command::Push(a) => transfer::push(&store, a),
+        Command::Build(a) => build::build(&store, a),
+        Command::Network(n) => network::run(&store, n),
     }
 }
 
