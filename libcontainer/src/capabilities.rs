@@ -27,11 +27,30 @@ fn to_caps(set: Option<&Capabilities>) -> CapsHashSet {
 pub(crate) fn drop_bounding(spec: Option<&LinuxCapabilities>) -> Result<()> {
     let Some(spec) = spec else { return Ok(()) };
     let keep = to_caps(spec.bounding().as_ref());
-    for cap in caps::runtime::thread_all_supported() {
-        if !keep.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap).map_err(|e| {
-                Error::InvalidState(format!("drop {cap} from the bounding set: {e}"))
-            })?;
+    // Drop straight away rather than probing each capability with PR_CAPBSET_READ first
+    // (`thread_all_supported`): that halves the prctl calls (41 fewer per create). EINVAL
+    // means this kernel does not know the capability, so there is nothing to drop.
+    for cap in caps::all() {
+        if keep.contains(&cap) {
+            continue;
+        }
+        // SAFETY: PR_CAPBSET_DROP takes one integer argument and touches no memory of ours.
+        if unsafe {
+            libc::prctl(
+                libc::PR_CAPBSET_DROP,
+                libc::c_ulong::from(cap.index()),
+                0,
+                0,
+                0,
+            )
+        } < 0
+        {
+            let errno = nix::errno::Errno::last();
+            if errno != nix::errno::Errno::EINVAL {
+                return Err(Error::InvalidState(format!(
+                    "drop {cap} from the bounding set: {errno}"
+                )));
+            }
         }
     }
     Ok(())

@@ -38,6 +38,7 @@ pub mod stats {
 mod spec;
 pub mod state;
 mod sysctl;
+pub mod trace;
 mod tty;
 mod user;
 mod utils;

@@ -37,6 +37,9 @@ struct Cli {
     /// Ignore cgroup permission errors ('true', 'false', or 'auto')
     #[arg(long, hide = true)]
     rootless: Option<String>,
+    /// Print how long each step took to stderr (also: BERTH_TRACE=1)
+    #[arg(long, global = true)]
+    trace: bool,
     /// Print the version
     #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
     version: Option<bool>,
@@ -153,6 +156,9 @@ fn main() {
             "systemd cgroup driver is not supported by berth yet; use the cgroupfs driver",
         );
     }
+    if cli.trace || std::env::var("BERTH_TRACE").is_ok_and(|v| !v.is_empty() && v != "0") {
+        libcontainer::trace::enable();
+    }
     let globals = Globals {
         root: cli.root.unwrap_or_else(default_root),
     };
@@ -173,6 +179,7 @@ fn main() {
         Command::Update(a) => update::run(&globals, a),
         Command::Events(a) => events::run(&globals, a),
     };
+    libcontainer::trace::flush();
     match result {
         Ok(code) => std::process::exit(code),
         // runc's exec exits 255 on its own failures, keeping 1..254 for the process's.

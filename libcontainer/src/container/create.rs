@@ -85,6 +85,7 @@ impl ContainerBuilder {
     pub fn create(self) -> Result<Container> {
         check_id(&self.id)?;
         let mut config = spec::load(&self.bundle)?;
+        crate::trace::mark("config load");
         let terminal = config.process().terminal() == Some(true);
         match (&self.options.console, terminal) {
             (Console::None, true) => {
@@ -115,6 +116,7 @@ impl ContainerBuilder {
             pid: None,
         };
         let lock = DirLock::acquire(&dir).map_err(|e| Error::path(&dir, e))?;
+        crate::trace::mark("state dir");
         let record = build(&self, &config, &dir, &lock, &mut undo)?;
         undo.disarm();
         Ok(Container { dir, record })
@@ -146,6 +148,7 @@ fn build(
     let snapshot_path = dir.join(state::CONFIG_FILE);
     write_atomic(&snapshot_path, &snapshot).map_err(|e| Error::path(&snapshot_path, e))?;
 
+    crate::trace::mark("state write");
     // Rootless (runc's --rootless=auto): a cgroup we may not create is skipped.
     let cgroup = match cgroup.create() {
         Ok(()) => Some(cgroup),
@@ -157,6 +160,7 @@ fn build(
         }
         Err(e) => return Err(e.into()),
     };
+    crate::trace::mark("cgroup");
     if let Some(cgroup) = &cgroup {
         undo.cgroup = Some(cgroup.clone());
         super::update::apply_at_create(cgroup, spec)?;
@@ -206,6 +210,7 @@ fn build(
         init::run(ch, &args)
     })?;
     undo.pid = Some(spawned.pid);
+    crate::trace::mark("clone+cgroup join");
     crate::fault::point("spawned");
     drop(console);
     drop(fifo);
@@ -264,6 +269,7 @@ fn build(
             }
         }
     }
+    crate::trace::mark("wait init ready");
     record.start_time = read_stat(record.pid).map(|(_, t)| t).unwrap_or(0);
     record.creator = 0;
     state::write_record(dir, &record)?;
@@ -271,6 +277,7 @@ fn build(
     if let Some(pid_file) = &b.options.pid_file {
         write_pid_file(pid_file, record.pid)?;
     }
+    crate::trace::mark("state write");
     Ok(record)
 }
 

@@ -41,9 +41,11 @@ impl Container {
                 }
             }
         }
+        crate::trace::mark("kill+wait");
         if let Some(cgroup) = self.cgroup() {
             cgroup.destroy()?;
         }
+        crate::trace::mark("cgroup destroy");
         let spec = self.spec().ok();
         if let Some(spec) = spec {
             let state = hook_state(&self.record, Status::Stopped);
@@ -56,6 +58,7 @@ impl Container {
             }
         }
         std::fs::remove_dir_all(&self.dir).map_err(|e| Error::path(&self.dir, e))?;
+        crate::trace::mark("state remove");
         Ok(())
     }
 }

@@ -39,6 +39,7 @@ impl Container {
             }
         }
         self.release_init()?;
+        crate::trace::mark("release init");
         let spec = self.spec()?;
         // runc hands poststart hooks the state it read before the fifo was consumed.
         let state = hook_state(&self.record, Status::Created);

@@ -47,7 +47,11 @@ pub(crate) fn run(ch: &Channel, args: &InitArgs) -> Result<Infallible> {
 
 fn wait_and_exec(args: &InitArgs, program: &setup::Program) -> Error {
     match wait_for_start(args) {
-        Ok(()) => setup::exec(program),
+        Ok(()) => {
+            crate::trace::mark("exec");
+            crate::trace::flush();
+            setup::exec(program)
+        }
         Err(e) => e,
     }
 }
@@ -62,6 +66,7 @@ fn wait_for_start(args: &InitArgs) -> Result<()> {
     )
     .ctx(|| "open exec fifo".into())?;
     nix::unistd::write(&fifo, b"0").ctx(|| "write exec fifo".into())?;
+    crate::trace::mark("wait start");
     drop(fifo);
 
     let spec = &args.config.spec;
@@ -93,6 +98,7 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         idmapped: Some(args.idmapped),
     };
     rootfs::prepare(spec, &cfg.rootfs, &opts)?;
+    crate::trace::mark("mounts");
 
     let hooks = spec.hooks().as_ref();
     let runtime_hooks = hooks.is_some_and(|h| {
@@ -110,6 +116,7 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
     )?;
 
     rootfs::enter(&cfg.rootfs, &opts)?;
+    crate::trace::mark("pivot_root");
     // runc creates a missing cwd (as root, before the user switch).
     std::fs::create_dir_all(process.cwd())
         .map_err(|e| Error::sys(format!("create cwd {}", process.cwd().display()), e))?;
@@ -125,6 +132,7 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         sysctl::apply(sysctl)?;
     }
     rootfs::finalize(spec)?;
+    crate::trace::mark("hostname/sysctl/paths");
 
     nix::unistd::setsid().ctx(|| "setsid".into())?;
     if process.terminal() == Some(true) {
@@ -141,7 +149,9 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         unsafe { libc::close(socket) };
     }
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    setup::prepare(process, &args.extra_env, args.keep_fds, seccomp, ch)
+    let program = setup::prepare(process, &args.extra_env, args.keep_fds, seccomp, ch);
+    crate::trace::mark("process setup");
+    program
 }
 
 fn hook_state(args: &InitArgs, status: Status) -> HookState {

@@ -110,11 +110,13 @@ pub(crate) fn prepare(
 /// Loads the filter; a notification listener goes to the parent, who hands it to the
 /// listenerPath agent before we go on.
 fn install_seccomp(filter: &Filter, ch: &Channel) -> Result<()> {
+    crate::trace::mark("process setup");
     if let Some(listener) = filter.install()? {
         use std::os::fd::AsRawFd;
         ch.send_with_fds(&Message::SeccompListener, &[listener.as_raw_fd()])?;
         ch.expect(&Message::SeccompListenerDone)?;
     }
+    crate::trace::mark("seccomp");
     Ok(())
 }
 

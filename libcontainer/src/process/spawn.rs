@@ -209,6 +209,7 @@ fn child_main(
     stall: Option<RawFd>,
     body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
 ) -> ! {
+    crate::trace::child("init");
     let prepared = (|| {
         if wait_continue && new_user {
             set_dumpable_for_maps(true)?;

@@ -43,8 +43,7 @@ pub(crate) fn open_in_root(
             Err(e) => return Err(e),
         }
         let comps = components(&path);
-        let missing = first_missing(root, &comps)?;
-        let parent = open_path(root, &join(&comps[..missing]))?;
+        let (missing, parent) = first_missing(root, &comps)?;
         let name = comps[missing].as_path();
         let rest = join(&comps[missing + 1..]);
         match fstatat(
@@ -150,17 +149,20 @@ fn open_path(root: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd, Errno> {
     }
 }
 
-/// Index of the first component that does not exist.
-fn first_missing(root: BorrowedFd<'_>, comps: &[PathBuf]) -> Result<usize, Errno> {
-    for i in 0..comps.len() {
-        match open_path(root, &join(&comps[..=i])) {
-            Ok(_) => {}
-            Err(Errno::ENOENT) => return Ok(i),
+/// Index of the first component that does not resolve, with an `O_PATH` fd of the
+/// prefix before it. Probes from the longest prefix down: a prefix resolves only if every
+/// shorter one does, and usually only the last component is missing, so one lookup
+/// finds it where a scan from the root costs a lookup (and a close) per component.
+fn first_missing(root: BorrowedFd<'_>, comps: &[PathBuf]) -> Result<(usize, OwnedFd), Errno> {
+    for i in (0..comps.len()).rev() {
+        match open_path(root, &join(&comps[..i])) {
+            Ok(fd) => return Ok((i, fd)),
+            Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
         }
     }
-    // Everything exists now (raced with another creator).
-    Err(Errno::EEXIST)
+    // Only for no components at all, which the caller's lookup of "." never misses.
+    Err(Errno::ENOENT)
 }
 
 /// A path relative to the root: no root, no `.`, no empty components. `..` is kept (the

@@ -52,6 +52,7 @@ fn run_container(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     let code = foreground::wait(container.init_pid(), pty)?;
+    libcontainer::trace::mark("wait exit");
     if !a.keep {
         super::load(&g.root, &a.create.id)?.delete(true)?;
     }
