@@ -20,7 +20,7 @@ packages-demo:
 	$(call apt_install,busybox-static)
 
 packages-test:
-	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap)
+	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap docker.io podman)
 
 build:
 	$(CARGO) build --workspace

@@ -168,7 +168,9 @@ fn podman_loads_ours_and_we_load_podmans() {
     ok(a.path(), &["save", "bb:1", "-o", ours.to_str().unwrap()]);
     let id = image_id(a.path(), "bb:1");
 
-    let p = a.path().join("podman");
+    // podman refuses a runroot longer than 50 characters: a short private dir.
+    let short = Tmp(std::env::temp_dir().join(format!("bi-pm-{}", std::process::id())));
+    let p = short.path().to_path_buf();
     let podman = |args: &[&str]| {
         let o = Command::new("podman")
             .arg("--root")

@@ -127,7 +127,12 @@ impl Response {
                     .collect()
             })
             .unwrap_or_default();
-        if msgs.is_empty() {
+        // Not the registry's JSON: the first line of a short text body, if any.
+        let text = String::from_utf8_lossy(&b);
+        let line = text.lines().next().unwrap_or("").trim();
+        if msgs.is_empty() && !line.is_empty() && line.len() <= 200 && !line.starts_with('{') {
+            format!("HTTP {status}: {line}")
+        } else if msgs.is_empty() {
             format!("HTTP {status}")
         } else {
             format!("HTTP {status}: {}", msgs.join("; "))

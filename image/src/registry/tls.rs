@@ -97,9 +97,9 @@ pub fn describe(e: &std::io::Error) -> String {
         return e.to_string();
     };
     match t {
-        rustls::Error::InvalidCertificate(_) => {
-            format!("TLS: {t} (pass --ca-cert FILE for a private CA)")
-        }
+        rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer | rustls::CertificateError::BadSignature,
+        ) => format!("TLS: {t} (pass --ca-cert FILE for a private CA)"),
         rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
             format!("TLS: {t} (a plain-HTTP registry? pass --insecure)")
         }
