@@ -226,3 +226,30 @@ runtime_test!(exec_preserve_fds, |rt| {
     cmd.with_fds(vec![(f.as_raw_fd(), 3)]);
     assert_eq!(rt.run_cmd(cmd).ok().stdout, "exec-fd-3");
 });
+
+// Exec joins the container's namespaces through an intermediate process, which forks the
+// final one and reports its pid on the channel they share. The final process must not
+// speak before that report, or the runtime reads its `Ready` where it expects the pid
+// ("intermediate process: unexpected Some(Ready)"). A race: many execs, each must work.
+runtime_test!(exec_back_to_back, |rt| {
+    let (_b, id) = running(rt);
+    // Rounds of 4 concurrent execs (the race shows under load), 200 in all.
+    for round in 0..50 {
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                let mut cmd = rt.command(&["exec", id.as_str(), "true"]);
+                cmd.stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped());
+                cmd.spawn().unwrap()
+            })
+            .collect();
+        for (i, c) in children.into_iter().enumerate() {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round} exec {i}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+});

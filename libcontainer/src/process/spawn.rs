@@ -117,13 +117,22 @@ pub(crate) fn spawn(
             spawned.channel.expect(&Message::WriteIdMaps)?;
         }
         release_child(req, &spawned, pid).map_err(|e| child_error_or(&spawned.channel, e))?;
-        match spawned.channel.recv()? {
-            Some(Message::Pid(p)) => Ok(Pid::from_raw(p)),
-            Some(Message::Failed(text)) => Err(Error::Start(text)),
-            other => Err(Error::Start(format!(
-                "intermediate process: unexpected {other:?}"
-            ))),
+        let final_pid = match spawned.channel.recv()? {
+            Some(Message::Pid(p)) => Pid::from_raw(p),
+            Some(Message::Failed(text)) => return Err(Error::Start(text)),
+            other => {
+                return Err(Error::Start(format!(
+                    "intermediate process: unexpected {other:?}"
+                )))
+            }
+        };
+        // The final process shares the channel with the intermediate: it waits for this
+        // before saying anything, so its messages can never overtake `Pid`.
+        if let Err(e) = spawned.channel.send(&Message::Continue) {
+            kill_and_reap(final_pid);
+            return Err(e);
         }
+        Ok(final_pid)
     })()
     .map(|pid| Spawned {
         pid,
@@ -184,7 +193,8 @@ fn intermediate(
     }
     let pid = clone_fork(CloneFlags::CLONE_PARENT).ctx(|| "clone container process".into())?;
     if pid.as_raw() == 0 {
-        child_main(ch, false, false, false, stall, body);
+        // Waits for the parent's `Continue`, sent once it has read our `Pid` below.
+        child_main(ch, true, false, false, stall, body);
     }
     ch.send(&Message::Pid(pid.as_raw()))?;
     // SAFETY: _exit is always safe; nothing of ours needs flushing.
