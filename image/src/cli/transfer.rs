@@ -8,9 +8,12 @@ use clap::Args;
 
 #[derive(Args)]
 pub struct RegistryFlags {
-    /// Use plain HTTP (this build has no TLS)
+    /// Use plain HTTP instead of https
     #[arg(long)]
     insecure: bool,
+    /// PEM file of CA certificates to trust for https, besides the system's
+    #[arg(long, value_name = "FILE", env = "BERTH_REGISTRY_CA_CERT")]
+    ca_cert: Option<std::path::PathBuf>,
     /// USER:PASS for basic auth or the token server
     #[arg(long, env = "BERTH_REGISTRY_CREDS")]
     creds: Option<String>,
@@ -27,6 +30,7 @@ impl RegistryFlags {
         };
         Ok(Options {
             insecure: self.insecure,
+            ca_cert: self.ca_cert.clone(),
             creds,
             ..Default::default()
         })

@@ -2,6 +2,7 @@
 //! fetched from the challenge's realm with its service and scope.
 
 use super::http::{self, Body, Url};
+use super::tls::Transport;
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,7 +87,12 @@ fn urlencode(s: &str) -> String {
 }
 
 /// Answer a challenge: the `Authorization` header value to retry with.
-pub fn answer(ch: &Challenge, creds: Option<&(String, String)>, scope: &str) -> Result<String> {
+pub fn answer(
+    ch: &Challenge,
+    creds: Option<&(String, String)>,
+    scope: &str,
+    transport: &Transport,
+) -> Result<String> {
     match ch {
         Challenge::Basic => {
             let (u, p) = creds.ok_or_else(|| Error::Registry {
@@ -114,7 +120,7 @@ pub fn answer(ch: &Challenge, creds: Option<&(String, String)>, scope: &str) -> 
             if let Some((u, p)) = creds {
                 headers.push(("Authorization".to_string(), basic_header(u, p)));
             }
-            let resp = http::request("GET", &url, &headers, &Body::Empty)?;
+            let resp = http::request("GET", &url, &headers, &Body::Empty, transport)?;
             if resp.status != 200 {
                 return Err(Error::Registry {
                     url: realm.clone(),

@@ -5,6 +5,7 @@
 use super::auth::{self, parse_challenge};
 use super::http::{self, Body, Response, Url};
 use super::progress::Progress;
+use super::tls::Transport;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::layout::pick_platform;
@@ -17,8 +18,10 @@ const MAX_MANIFEST: u64 = 4 << 20;
 
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// Plain HTTP (the only transport this build has).
+    /// Plain HTTP instead of https.
     pub insecure: bool,
+    /// A PEM file of extra trusted CA certificates for https (added to the system roots).
+    pub ca_cert: Option<std::path::PathBuf>,
     pub creds: Option<(String, String)>,
     pub platform: Option<Platform>,
     /// Upload blobs in chunks of this many bytes (0: one PUT).
@@ -33,6 +36,7 @@ struct Client<'a> {
     opts: &'a Options,
     auth: Option<String>,
     scope: String,
+    transport: Transport,
 }
 
 impl<'a> Client<'a> {
@@ -43,13 +47,10 @@ impl<'a> Client<'a> {
                 "no registry host (e.g. 127.0.0.1:5000/name:tag)".into(),
             )
         })?;
-        if !opts.insecure {
-            return Err(Error::Registry {
-                url: host,
-                reason:
-                    "TLS is not supported by this build: pass --insecure for a plain-HTTP registry"
-                        .into(),
-            });
+        if opts.insecure && opts.ca_cert.is_some() {
+            return Err(Error::Usage(
+                "--ca-cert is for https registries; --insecure means plain HTTP".into(),
+            ));
         }
         let mut scope = format!(
             "repository:{}:{}",
@@ -65,11 +66,13 @@ impl<'a> Client<'a> {
             opts,
             auth: None,
             scope,
+            transport: Transport::new(opts.ca_cert.clone()),
         })
     }
 
     fn url(&self, path: &str) -> Result<Url> {
-        Url::parse(&format!("http://{}{path}", self.host))
+        let scheme = if self.opts.insecure { "http" } else { "https" };
+        Url::parse(&format!("{scheme}://{}{path}", self.host))
     }
 
     /// Send, answering one auth challenge; follow up to 5 redirects for GET/HEAD.
@@ -86,7 +89,7 @@ impl<'a> Client<'a> {
             if let Some(a) = &self.auth {
                 h.push(("Authorization".into(), a.clone()));
             }
-            let resp = http::request(method, &url, &h, body)?;
+            let resp = http::request(method, &url, &h, body, &self.transport)?;
             if resp.status == 401 && self.auth.is_none() {
                 let ch = resp
                     .header("WWW-Authenticate")
@@ -95,7 +98,12 @@ impl<'a> Client<'a> {
                         url: url.to_string_lossy(),
                         reason: "401 without a usable WWW-Authenticate challenge".into(),
                     })?;
-                self.auth = Some(auth::answer(&ch, self.opts.creds.as_ref(), &self.scope)?);
+                self.auth = Some(auth::answer(
+                    &ch,
+                    self.opts.creds.as_ref(),
+                    &self.scope,
+                    &self.transport,
+                )?);
                 continue;
             }
             if matches!(resp.status, 301 | 302 | 303 | 307 | 308)

@@ -1,7 +1,7 @@
-//! A small blocking HTTP/1.1 client over `std::net`, enough for the registry v2 API on a
-//! plain-HTTP registry (`--insecure`): one connection per request (`Connection: close`),
-//! Content-Length and chunked bodies, redirects left to the caller. No TLS: the build
-//! stays small (no tokio, no rustls/ring), and the only registry here is local.
+//! A small blocking HTTP/1.1 client over `std::net`, enough for the registry v2 API: one
+//! connection per request (`Connection: close`), Content-Length and chunked bodies,
+//! redirects left to the caller. `https://` wraps the socket in a rustls stream (see
+//! `tls.rs`); `http://` is plain (`--insecure`). No async runtime.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -9,39 +9,44 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::tls::{self, Transport};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Url {
+    /// `https://`
+    pub tls: bool,
+    /// `host:port` (the port filled in from the scheme when absent)
     pub host: String,
     pub path: String,
 }
 
 impl Url {
     pub fn parse(s: &str) -> Result<Url> {
-        let rest = if let Some(r) = s.strip_prefix("http://") {
-            r
-        } else if s.starts_with("https://") {
-            return Err(Error::Registry {
-                url: s.into(),
-                reason: "https is not supported by this build: use --insecure with a plain-HTTP registry".into(),
-            });
+        let (tls, rest) = if let Some(r) = s.strip_prefix("http://") {
+            (false, r)
+        } else if let Some(r) = s.strip_prefix("https://") {
+            (true, r)
         } else {
             return Err(Error::Registry {
                 url: s.into(),
-                reason: "not an http:// URL".into(),
+                reason: "not an http:// or https:// URL".into(),
             });
         };
         let (host, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
-        let host = if host.contains(':') {
+        let has_port = host
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty());
+        let host = if has_port {
             host.to_string()
         } else {
-            format!("{host}:80")
+            format!("{host}:{}", if tls { 443 } else { 80 })
         };
         Ok(Url {
+            tls,
             host,
             path: path.to_string(),
         })
@@ -53,6 +58,7 @@ impl Url {
             Url::parse(loc)
         } else {
             Ok(Url {
+                tls: self.tls,
                 host: self.host.clone(),
                 path: loc.to_string(),
             })
@@ -60,7 +66,8 @@ impl Url {
     }
 
     pub fn to_string_lossy(&self) -> String {
-        format!("http://{}{}", self.host, self.path)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.host, self.path)
     }
 }
 
@@ -120,7 +127,12 @@ impl Response {
                     .collect()
             })
             .unwrap_or_default();
-        if msgs.is_empty() {
+        // Not the registry's JSON: the first line of a short text body, if any.
+        let text = String::from_utf8_lossy(&b);
+        let line = text.lines().next().unwrap_or("").trim();
+        if msgs.is_empty() && !line.is_empty() && line.len() <= 200 && !line.starts_with('{') {
+            format!("HTTP {status}: {line}")
+        } else if msgs.is_empty() {
             format!("HTTP {status}")
         } else {
             format!("HTTP {status}: {}", msgs.join("; "))
@@ -128,12 +140,37 @@ impl Response {
     }
 }
 
-pub fn request(
-    method: &str,
-    url: &Url,
-    headers: &[(String, String)],
-    body: &Body,
-) -> Result<Response> {
+/// A connection: plain TCP, or TLS over TCP.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
+fn connect(url: &Url, transport: &Transport) -> Result<Conn> {
     let err = |e: io::Error| Error::Registry {
         url: url.to_string_lossy(),
         reason: e.to_string(),
@@ -141,6 +178,30 @@ pub fn request(
     let s = TcpStream::connect(&url.host).map_err(err)?;
     s.set_read_timeout(Some(Duration::from_secs(120)))
         .map_err(err)?;
+    if !url.tls {
+        return Ok(Conn::Plain(s));
+    }
+    let name = tls::server_name(&url.host)?;
+    let c =
+        rustls::ClientConnection::new(transport.config()?, name).map_err(|e| Error::Registry {
+            url: url.to_string_lossy(),
+            reason: format!("TLS: {e}"),
+        })?;
+    Ok(Conn::Tls(Box::new(rustls::StreamOwned::new(c, s))))
+}
+
+pub fn request(
+    method: &str,
+    url: &Url,
+    headers: &[(String, String)],
+    body: &Body,
+    transport: &Transport,
+) -> Result<Response> {
+    let err = |e: io::Error| Error::Registry {
+        url: url.to_string_lossy(),
+        reason: tls::describe(&e),
+    };
+    let mut s = connect(url, transport)?;
     let len = match body {
         Body::Empty => 0,
         Body::Bytes(b) => b.len() as u64,
@@ -159,7 +220,7 @@ pub fn request(
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    let mut w = io::BufWriter::new(&s);
+    let mut w = io::BufWriter::new(&mut s);
     w.write_all(head.as_bytes()).map_err(err)?;
     match body {
         Body::Empty => {}
@@ -178,7 +239,7 @@ pub fn request(
     }
     w.flush().map_err(err)?;
     drop(w);
-    let mut r = BufReader::new(s.try_clone().map_err(err)?);
+    let mut r = BufReader::new(s);
     let mut line = String::new();
     r.read_line(&mut line).map_err(err)?;
     let status: u16 = line
@@ -287,10 +348,18 @@ mod tests {
             "/v2/x/blobs/uploads/abc?_state=1"
         );
         assert_eq!(Url::parse("http://h/x").unwrap().host, "h:80");
-        assert!(Url::parse("https://h/")
-            .unwrap_err()
-            .to_string()
-            .contains("--insecure"));
+        let u = Url::parse("https://h/v2/").unwrap();
+        assert!(u.tls);
+        assert_eq!(u.host, "h:443");
+        assert_eq!(u.to_string_lossy(), "https://h:443/v2/");
+        assert!(u.join("/x").unwrap().tls);
+        assert!(!u.join("http://other:5000/y").unwrap().tls);
+        assert_eq!(
+            Url::parse("https://[::1]:5000/").unwrap().host,
+            "[::1]:5000"
+        );
+        assert_eq!(Url::parse("https://[::1]/").unwrap().host, "[::1]:443");
+        assert!(Url::parse("ftp://h/").is_err());
     }
 
     #[test]

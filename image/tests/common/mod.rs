@@ -111,6 +111,11 @@ pub const HTPASSWD: &str = "berth:$2b$04$4VIv7BuYwwTLCs2kiMHRHO.9jdvLY1Tv5C/57GL
 
 impl Registry {
     pub fn start(htpasswd: bool) -> Registry {
+        Registry::start_with(htpasswd, None)
+    }
+
+    /// With `tls` = (certificate PEM, key PEM): an https registry.
+    pub fn start_with(htpasswd: bool, tls: Option<(&str, &str)>) -> Registry {
         let dir = Tmp::new("registry");
         let port = free_port();
         let mut cfg = format!(
@@ -123,6 +128,16 @@ impl Registry {
             cfg.push_str(&format!(
                 "auth:\n  htpasswd:\n    realm: berth\n    path: {}\n",
                 hp.display()
+            ));
+        }
+        if let Some((cert, key)) = tls {
+            let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+            std::fs::write(&c, cert).unwrap();
+            std::fs::write(&k, key).unwrap();
+            cfg.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                c.display(),
+                k.display()
             ));
         }
         let cp = dir.path().join("config.yml");
