@@ -71,10 +71,19 @@ state = "$C/state"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE"
   disable_apparmor = true
+  # The CRI plugin gives the sandbox oom_score_adj -998; lowering it needs
+  # CAP_SYS_RESOURCE, which root lacks on some hosts (containers, this CI machine): runc
+  # and berth then both fail with "set oom_score_adj: permission denied". Restricted,
+  # it is clamped to containerd's own (what rootless setups do).
+  restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
+    # The default stays runc (a pod without a RuntimeClass): berth only by its handler.
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
       runtime_type = "io.containerd.berth.v2"
   [plugins."io.containerd.grpc.v1.cri".cni]
@@ -118,16 +127,21 @@ stop_containerd() {
     return 0
 }
 
-# Records, for every task directory that appears, the executable of its shim.
+# Records, for every task directory that appears, its shim's address and, where the
+# directory has a shim.pid, the shim's executable. The pod's containers join the pod's
+# shim (grouped by the sandbox id): like runc-v2's, our shim's `start` then writes only
+# `address` (the pod's) into the container's directory, no shim.pid.
 watch_shims() {
     mkdir -p "$IT_DIR/shims"
     (
         shopt -s nullglob
         while kill -0 $$ 2>/dev/null; do
-            for f in "$C"/state/io.containerd.runtime.v2.task/$NS/*/shim.pid; do
-                id=$(basename "$(dirname "$f")")
+            for a in "$C"/state/io.containerd.runtime.v2.task/$NS/*/address; do
+                d=$(dirname "$a")
+                id=$(basename "$d")
+                [ -e "$IT_DIR/shims/$id.address" ] || cp "$a" "$IT_DIR/shims/$id.address" 2>/dev/null
                 [ -e "$IT_DIR/shims/$id" ] && continue
-                exe=$(readlink "/proc/$(cat "$f" 2>/dev/null)/exe" 2>/dev/null) || continue
+                exe=$(readlink "/proc/$(cat "$d/shim.pid" 2>/dev/null)/exe" 2>/dev/null) || continue
                 basename "$exe" >"$IT_DIR/shims/$id"
             done
             sleep 0.02
@@ -166,16 +180,19 @@ pause_oci_tar() {
     rm -rf "$w"
 }
 
-# proof WHAT ID: the shim serving ID was containerd-shim-berth-v2 and berth's state record
-# for ID appeared under the shim's root.
+# proof_of WHAT ID [POD_ID]: the shim serving ID (a container: the pod's shim, at the
+# address containerd recorded for it) was containerd-shim-berth-v2, and berth's state
+# record for ID appeared under the shim's root.
 proof_of() {
-    local i
+    local i sid=${3:-$2}
     for ((i = 0; i < 30; i++)); do
-        [ -e "$IT_DIR/shims/$2" ] && break
+        [ -e "$IT_DIR/shims/$sid" ] && [ -e "$IT_DIR/shims/$2.address" ] && break
         sleep 0.1
     done
-    [ -e "$IT_DIR/shims/$2" ] || die "no shim was seen for the $1 ($2)"
-    want containerd-shim-berth-v2 "$(cat "$IT_DIR/shims/$2")" "the shim serving the $1"
+    [ -e "$IT_DIR/shims/$2.address" ] || die "containerd recorded no shim address for the $1 ($2)"
+    [ -e "$IT_DIR/shims/$sid" ] || die "no shim process was seen for $sid"
+    want "$(cat "$IT_DIR/shims/$sid.address")" "$(cat "$IT_DIR/shims/$2.address")" "the $1's shim address"
+    want containerd-shim-berth-v2 "$(cat "$IT_DIR/shims/$sid")" "the shim serving the $1"
     berth_ran "$2"
 }
 
@@ -225,7 +242,7 @@ else
     scenario "cri: the pod sandbox ran under containerd-shim-berth-v2 and berth" die "no pod was created"
 fi
 if [ -n "$CTR_ID" ]; then
-    scenario "cri: the container ran under containerd-shim-berth-v2 and berth" proof_of container "$CTR_ID"
+    scenario "cri: the container ran under containerd-shim-berth-v2 and berth" proof_of container "$CTR_ID" "$POD_ID"
 else
     scenario "cri: the container ran under containerd-shim-berth-v2 and berth" die "no container was created"
 fi
