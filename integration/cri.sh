@@ -91,7 +91,9 @@ state = "$C/state"
     bin_dir = "$C/cni/bin"
     conf_dir = "$C/cni/conf"
 EOF
-    PATH="$SHIM_DIR:$PATH" containerd --config "$C/config.toml" >"$C/containerd.log" 2>&1 &
+    # Its own session: a terminal's ^C reaches the script only, which then cleans up
+    # through a containerd still up.
+    PATH="$SHIM_DIR:$PATH" setsid containerd --config "$C/config.toml" >"$C/containerd.log" 2>&1 &
     CT_PID=$!
     on_exit stop_containerd
     local i
@@ -107,22 +109,32 @@ EOF
     fi
 }
 stop_containerd() {
-    local id
-    # Whatever a failed run left: tasks killed and deleted, containers removed.
-    for id in $(timeout 10 ctr -a "$SOCK" -n $NS task ls -q 2>/dev/null); do
-        timeout 10 ctr -a "$SOCK" -n $NS task kill -s SIGKILL "$id" >/dev/null 2>&1
-        timeout 10 ctr -a "$SOCK" -n $NS task delete -f "$id" >/dev/null 2>&1
-    done
-    for id in $(timeout 10 ctr -a "$SOCK" -n $NS container ls -q 2>/dev/null); do
-        timeout 10 ctr -a "$SOCK" -n $NS container rm "$id" >/dev/null 2>&1
-        rm -rf "${BERTH_ROOT:?}/$id"
-    done
+    local id f a
+    # Whatever a failed run left: tasks killed and deleted, containers removed (when
+    # containerd is still up: an interrupt from the terminal reaches it too).
+    if kill -0 "$CT_PID" 2>/dev/null; then
+        for id in $(timeout 10 ctr -a "$SOCK" -n $NS task ls -q 2>/dev/null); do
+            timeout 10 ctr -a "$SOCK" -n $NS task kill -s SIGKILL "$id" >/dev/null 2>&1
+            timeout 10 ctr -a "$SOCK" -n $NS task delete -f "$id" >/dev/null 2>&1
+        done
+        for id in $(timeout 10 ctr -a "$SOCK" -n $NS container ls -q 2>/dev/null); do
+            timeout 10 ctr -a "$SOCK" -n $NS container rm "$id" >/dev/null 2>&1
+        done
+    fi
     stop_pid "$CT_PID" 20
-    local f a
     for f in "$C"/state/io.containerd.runtime.v2.task/*/*/shim.pid; do
         [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
-        a=$(dirname "$f")/address
-        [ -f "$a" ] && rm -f "$(sed 's|^unix://||' "$a")"
+    done
+    for a in "$C"/state/io.containerd.runtime.v2.task/*/*/address; do
+        rm -f "$(sed 's|^unix://||' "$a")"
+    done
+    # Containers whose shim is gone: berth (same libcontainer state) kills and deletes them.
+    for f in "$IT_DIR"/seen/*.json; do
+        [ -e "$f" ] || continue
+        id=$(basename "$f" .json)
+        [ -d "$BERTH_ROOT/$id" ] || continue
+        timeout 10 "$BERTH" --root "$BERTH_ROOT" delete --force "$id" >/dev/null 2>&1
+        rm -rf "${BERTH_ROOT:?}/$id"
     done
     return 0
 }
