@@ -5,7 +5,7 @@ CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 BERTH := target/debug/berth
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: demo test integration clients build fmt lint packages-demo packages-test packages-clients
+.PHONY: demo test integration clients build fmt lint packages-demo packages-test packages-clients reliability fuzz
 
 # Install the Debian packages named in $(1) unless all are installed already.
 define apt_install
@@ -20,7 +20,7 @@ packages-demo:
 	$(call apt_install,busybox-static)
 
 packages-test:
-	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap docker.io podman iptables)
+	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap docker.io podman iptables nftables iproute2)
 
 # What integration/{docker,podman,ctr}.sh drive berth through: dockerd 20.10, podman 4.3,
 # containerd 1.6 + ctr.
@@ -37,7 +37,7 @@ demo: packages-demo build
 # with "N passed, N failed" and exits non-zero on any failure. integration/ctr.sh (berth
 # under containerd's runc-v2 shim, and our shim's metrics) joins once the shim serves
 # Stats; until then `make clients` runs it.
-INTEGRATION := integration/containerd.sh integration/docker.sh integration/podman.sh
+INTEGRATION := integration/containerd.sh integration/ctr.sh integration/docker.sh integration/podman.sh
 
 test: packages-test build
 	@status=0; \
@@ -60,3 +60,21 @@ lint:
 # by integration/run.sh; about 3 minutes. See docs/clients.md.
 clients: packages-clients build
 	integration/run.sh
+
+# Long reliability runs (docs/reliability.md): every fuzz target for FUZZ_SECONDS each
+# (stable mutation loop; with cargo-fuzz + nightly use `make fuzz-libfuzzer`), then the
+# churn of CHURN containers and the 65,536-mount run. Prints executions, leak counts, times.
+FUZZ_SECONDS ?= 60
+CHURN ?= 1000
+FUZZ_TARGETS := config process seccomp state image
+
+fuzz:
+	cd fuzz && FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release --target-dir ../target -- --nocapture --test-threads=1
+
+fuzz-libfuzzer:
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		$(CARGO) +nightly fuzz run --features libfuzzer $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
+
+reliability: packages-test build fuzz
+	CHURN=$(CHURN) $(CARGO) test -p berth-tests --test reliability -- --ignored --nocapture --test-threads=1

@@ -13,7 +13,7 @@ use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::layer::LayerBuilder;
 use crate::store::Store;
-use crate::{snapshot, volumes};
+use crate::{network, snapshot, volumes};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Container {
@@ -28,6 +28,9 @@ pub struct Container {
     /// Anonymous volumes made for the image's VOLUME entries; removed with the container.
     #[serde(default)]
     pub anonymous_volumes: Vec<String>,
+    /// How it is networked (None: made before networks existed).
+    #[serde(default)]
+    pub network: Option<network::Attachment>,
 }
 
 impl Container {
@@ -52,13 +55,15 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 /// Make a container: unpack the image into its bundle, give the image's VOLUMEs
-/// anonymous volumes, write config.json, and record it. `vol_specs` are `-v` specs.
+/// anonymous volumes, join the network, write config.json, and record it. `vol_specs`
+/// are `-v` specs.
 pub fn create(
     store: &Store,
     image_ref: &str,
     name: Option<&str>,
     mut opts: RunOptions,
     vol_specs: &[String],
+    net: &network::Request,
 ) -> Result<Container> {
     let image = store.image(image_ref)?;
     let id = crate::util::random_hex(32);
@@ -77,6 +82,12 @@ pub fn create(
     if opts.hostname.is_none() {
         opts.hostname = Some(id[..12].to_string());
     }
+    let hostname = opts.hostname.clone().unwrap_or_default();
+    let (att, files, _pending) = network::attach(store, &id, &name, &hostname, net)?;
+    opts.host_network = att.mode == "host";
+    opts.netns = att.join.as_ref().map(|p| p.display().to_string());
+    opts.hosts = files.hosts;
+    opts.resolv = files.resolv;
     let c = Container {
         id: id.clone(),
         name,
@@ -86,9 +97,13 @@ pub fn create(
         args: Vec::new(),
         stop_signal: None,
         anonymous_volumes: Vec::new(),
+        network: Some(att.clone()),
     };
     let dir = c.dir(store);
-    fs::create_dir_all(&dir).at(&dir)?;
+    if let Err(e) = fs::create_dir_all(&dir).at(&dir) {
+        let _ = network::detach(store, &id, &att);
+        return Err(e);
+    }
     let res = (|| {
         let bdir = c.bundle(store);
         bundle::unpack_rootfs(store, &image, &bdir.join("rootfs"))?;
@@ -117,6 +132,7 @@ pub fn create(
     })();
     if res.is_err() {
         let _ = fs::remove_dir_all(&dir);
+        let _ = network::detach(store, &id, &att);
     }
     res
 }
@@ -154,13 +170,21 @@ pub fn find(store: &Store, key: &str) -> Result<Container> {
     }
 }
 
-/// Remove the container's files and anonymous volumes (the runtime state must be gone).
+/// Remove the container's network, files and anonymous volumes (the runtime state must
+/// be gone). A network error is returned after the files are gone (`network prune`
+/// finishes the job).
 pub fn remove(store: &Store, c: &Container) -> Result<()> {
+    let net = c
+        .network
+        .as_ref()
+        .map(|a| network::detach(store, &c.id, a))
+        .unwrap_or(Ok(()));
     for v in &c.anonymous_volumes {
         let _ = volumes::remove(store, v);
     }
     let d = c.dir(store);
-    fs::remove_dir_all(&d).at(&d)
+    fs::remove_dir_all(&d).at(&d)?;
+    net
 }
 
 /// `commit`: the container's changes since it was made, as one new layer on its image.

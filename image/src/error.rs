@@ -44,6 +44,8 @@ pub enum Error {
     ContainerNotFound(String),
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Network(#[from] crate::network::NetError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -2,7 +2,7 @@
 //! export of OCI layouts (`layout`) and docker-archives (`archive`), layer unpacking with
 //! whiteouts (`unpack`), image config to runtime bundle (`bundle`), a registry v2 client
 //! (`registry`), and the bookkeeping behind `berth-image run/ps/rm/commit` (`containers`,
-//! `volumes`).
+//! `volumes`), and container networks (`network`).
 
 pub mod archive;
 pub mod build;
@@ -15,6 +15,7 @@ pub mod digest;
 pub mod error;
 pub mod layer;
 pub mod layout;
+pub mod network;
 pub mod oci;
 pub mod reference;
 pub mod registry;

@@ -12,6 +12,11 @@ mod capabilities;
 mod cgroups;
 pub mod container;
 mod error;
+#[doc(hidden)]
+pub mod fault;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hooks;
 mod lsm;
 mod mountinfo;

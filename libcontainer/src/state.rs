@@ -43,7 +43,7 @@ pub enum StateError {
         source: serde_json::Error,
     },
     #[error("container state {}: written by an incompatible berth (format {found}, this berth reads {RECORD_VERSION})", path.display())]
-    Version { path: PathBuf, found: u32 },
+    Version { path: PathBuf, found: u64 },
 }
 
 /// Lifecycle status as the OCI spec and runc name it.
@@ -198,18 +198,24 @@ pub(crate) fn read_record(dir: &Path) -> Result<Option<Record>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(StateError::Io { path, source }.into()),
     };
-    let probe: serde_json::Value =
-        serde_json::from_slice(&data).map_err(|source| StateError::Corrupt {
-            path: path.clone(),
-            source,
-        })?;
-    let found = probe.get("version").and_then(|v| v.as_u64()).unwrap_or(0) as u32;
-    if found != RECORD_VERSION {
-        return Err(StateError::Version { path, found }.into());
+    Ok(Some(parse_record(&path, &data)?))
+}
+
+/// Parses the bytes of a state file; `path` only names it in errors.
+pub(crate) fn parse_record(path: &Path, data: &[u8]) -> std::result::Result<Record, StateError> {
+    let corrupt = |source| StateError::Corrupt {
+        path: path.to_path_buf(),
+        source,
+    };
+    let probe: serde_json::Value = serde_json::from_slice(data).map_err(corrupt)?;
+    let found = probe.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if found != u64::from(RECORD_VERSION) {
+        return Err(StateError::Version {
+            path: path.to_path_buf(),
+            found,
+        });
     }
-    let record =
-        serde_json::from_value(probe).map_err(|source| StateError::Corrupt { path, source })?;
-    Ok(Some(record))
+    serde_json::from_value(probe).map_err(corrupt)
 }
 
 pub(crate) fn write_record(dir: &Path, record: &Record) -> Result<()> {

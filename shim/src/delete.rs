@@ -16,7 +16,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Some(b) => b.clone(),
         None => std::env::current_dir().context("working directory")?,
     };
-    match Container::load(&state_root(&args.namespace), &args.id) {
+    match Container::load(&state_root(&args.namespace, &args.address), &args.id) {
         Ok(c) => {
             if let Err(e) = c.delete(true) {
                 log::warn!("delete {}: {e}", args.id);
@@ -26,6 +26,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Err(e) => log::warn!("load {}: {e}", args.id),
     }
     crate::mount::unmount_all(&bundle.join("rootfs"));
+    remove_dead_socket(&bundle);
     let mut resp = DeleteResponse::new();
     resp.exit_status = 128 + libc::SIGKILL as u32;
     resp.exited_at =
@@ -34,4 +35,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     std::io::stdout()
         .write_all(&bytes)
         .context("write delete response")
+}
+
+/// The dead shim's socket file, unless a shim still answers on it (other containers of
+/// the same pod are served there).
+fn remove_dead_socket(bundle: &std::path::Path) {
+    let Ok(address) = std::fs::read_to_string(bundle.join("address")) else {
+        return;
+    };
+    let path = address.trim().trim_start_matches("unix://");
+    if let Err(e) = std::os::unix::net::UnixStream::connect(path) {
+        if e.kind() == std::io::ErrorKind::ConnectionRefused {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }

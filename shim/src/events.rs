@@ -9,7 +9,15 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use protobuf::well_known_types::any::Any;
-use protobuf::{Message, MessageFull};
+use protobuf::Message;
+
+/// containerd's typeurl registry knows its events by their full proto name. Built from
+/// the package and the message's own name rather than its descriptor: asking for a
+/// descriptor parses and keeps the whole generated file's reflection data (heap the idle
+/// shim would carry for good).
+fn type_url<M: Message>() -> String {
+    format!("containerd.events.{}", M::NAME)
+}
 
 pub struct Publisher {
     binary: PathBuf,
@@ -30,10 +38,14 @@ impl Publisher {
         }
     }
 
-    pub fn publish<M: MessageFull>(&mut self, topic: &'static str, event: &M) {
+    /// The containerd namespace the shim serves.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub fn publish<M: Message>(&mut self, topic: &'static str, event: &M) {
         let mut any = Any::new();
-        // containerd's typeurl registry knows its events by their full proto name.
-        any.type_url = M::descriptor().full_name().to_string();
+        any.type_url = type_url::<M>();
         any.value = match event.write_to_bytes() {
             Ok(v) => v,
             Err(e) => {
@@ -90,5 +102,23 @@ impl Publisher {
                 Err(e) => log::warn!("publish {topic}: {}: {e}", self.binary.display()),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use containerd_shim_protos::events::task::{TaskExit, TaskOOM};
+    use protobuf::MessageFull;
+
+    #[test]
+    fn type_urls_are_the_full_proto_names() {
+        assert_eq!(
+            super::type_url::<TaskExit>(),
+            TaskExit::descriptor().full_name()
+        );
+        assert_eq!(
+            super::type_url::<TaskOOM>(),
+            TaskOOM::descriptor().full_name()
+        );
     }
 }

@@ -3,10 +3,11 @@
 //! long-running, single-threaded shim that serves the Task API over ttrpc.
 
 mod args;
-mod cgroup_api;
 mod console;
 mod delete;
 mod events;
+mod logbinary;
+mod metrics;
 mod mount;
 mod process;
 mod relay;

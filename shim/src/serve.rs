@@ -16,7 +16,6 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 use crate::args::Args;
-use crate::cgroup_api::Pending;
 use crate::events::Publisher;
 use crate::service::{Reply, Service};
 use crate::wire::Conn;
@@ -41,11 +40,33 @@ pub fn assert_single_threaded() -> Result<(), String> {
 }
 
 /// Libcontainer's state root for a namespace, as runc's shim uses /run/containerd/runc.
-pub fn state_root(namespace: &str) -> PathBuf {
-    PathBuf::from("/run/containerd/berth").join(namespace)
+/// A containerd on another address (tests, a second daemon) gets its own root, so equal
+/// container ids of two daemons never share state.
+pub fn state_root(namespace: &str, address: &str) -> PathBuf {
+    let base = PathBuf::from("/run/containerd/berth");
+    if address.is_empty() || address == DEFAULT_ADDRESS {
+        base.join(namespace)
+    } else {
+        let h = crate::start::stable_hash(&[address]);
+        base.join(format!("{namespace}-{h:016x}"))
+    }
+}
+
+const DEFAULT_ADDRESS: &str = "/run/containerd/containerd.sock";
+
+/// Removes the socket file when the shim leaves `run`, however it leaves.
+struct SocketFile(Option<String>);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path.trim_start_matches("unix://"));
+        }
+    }
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    let _socket_file = SocketFile(args.socket.clone());
     // SAFETY: `start` put the listening socket at LISTENER_FD for us; nothing else owns it.
     let listener = unsafe { UnixListener::from_raw_fd(LISTENER_FD) };
     nix::fcntl::fcntl(
@@ -66,7 +87,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
         .context("signalfd")?;
 
-    let root = state_root(&args.namespace);
+    let root = state_root(&args.namespace, &args.address);
     std::fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
     let mut svc = Service {
         root,
@@ -76,22 +97,31 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             args.address.clone(),
             args.namespace.clone(),
         ),
-        cgroups: Box::new(Pending),
+        unified: crate::metrics::unified_host(),
         answers: Vec::new(),
         shutdown: false,
     };
     let mut conns: Vec<Conn> = Vec::new();
     let mut next_conn = 0u64;
+    let mut worked = true;
     loop {
         flush_answers(&mut svc, &mut conns);
         if svc.shutdown && svc.publisher.idle() {
             break;
+        }
+        if std::mem::take(&mut worked) {
+            give_back_heap();
         }
         let relay_fds: Vec<(RawFd, PollFlags)> = svc
             .tasks
             .values()
             .flat_map(|t| std::iter::once(&t.init).chain(t.execs.values()))
             .flat_map(|p| p.relays.iter().filter_map(|r| r.interest()))
+            .collect();
+        let oom_fds: Vec<(String, RawFd)> = svc
+            .tasks
+            .iter()
+            .filter_map(|(id, t)| Some((id.clone(), t.oom.as_ref()?.as_fd().as_raw_fd())))
             .collect();
         let mut fds = vec![
             PollFd::new(listener.as_fd(), PollFlags::POLLIN),
@@ -104,6 +134,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             // SAFETY: the relays own these descriptors and outlive this poll call.
             fds.push(PollFd::new(unsafe { BorrowedFd::borrow_raw(*fd) }, *ev));
         }
+        for (_, fd) in &oom_fds {
+            // SAFETY: the tasks own their OOM watchers, which outlive this poll call.
+            let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        }
         match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
@@ -114,7 +149,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let signals_ready = ready(1);
         let conn_ready: Vec<bool> = (0..conns.len()).map(|i| ready(2 + i)).collect();
         let relays_ready = (0..relay_fds.len()).any(|i| ready(2 + conns.len() + i));
+        let oom_base = 2 + conns.len() + relay_fds.len();
+        let oom_ready: Vec<String> = (0..oom_fds.len())
+            .filter(|i| ready(oom_base + i))
+            .map(|i| oom_fds[i].0.clone())
+            .collect();
         drop(fds);
+
+        // Before the reaper, so containerd hears of the OOM before the exit it caused.
+        for id in oom_ready {
+            svc.oom_ready(&id);
+        }
 
         if signals_ready && handle_signals(&sfd, &mut svc) {
             break;
@@ -132,6 +177,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             if !conn_ready.get(i).copied().unwrap_or(false) {
                 continue;
             }
+            worked = true;
             match conn.read_requests() {
                 Ok(Some(requests)) => {
                     for inc in requests {
@@ -153,10 +199,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             pump_relays(&mut svc);
         }
     }
-    if let Some(socket) = &args.socket {
-        let _ = std::fs::remove_file(socket.trim_start_matches("unix://"));
-    }
     Ok(())
+}
+
+/// Returns freed heap to the kernel before the loop sleeps: a create or an exec leaves
+/// behind a few hundred KiB of freed JSON and protobuf buffers that glibc would keep.
+fn give_back_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn pump_relays(svc: &mut Service) {

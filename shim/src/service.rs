@@ -9,7 +9,6 @@ use containerd_shim_protos::api::{WaitRequest, WaitResponse};
 use protobuf::Message;
 use ttrpc::{Code, Response};
 
-use crate::cgroup_api::CgroupApi;
 use crate::events::Publisher;
 use crate::process::{Process, Waiter};
 use crate::wire::{error_response, ok_response};
@@ -56,9 +55,12 @@ impl From<libcontainer::Error> for RpcError {
     }
 }
 
-impl From<crate::cgroup_api::NotImplemented> for RpcError {
-    fn from(e: crate::cgroup_api::NotImplemented) -> Self {
-        RpcError::Unimplemented(e.to_string())
+impl From<crate::metrics::MetricsError> for RpcError {
+    fn from(e: crate::metrics::MetricsError) -> Self {
+        match e {
+            crate::metrics::MetricsError::Resources(_) => RpcError::InvalidArgument(e.to_string()),
+            other => RpcError::Internal(other.to_string()),
+        }
     }
 }
 
@@ -68,6 +70,8 @@ pub struct Task {
     pub rootfs_mounted: bool,
     pub init: Process,
     pub execs: BTreeMap<String, Process>,
+    /// Readable when the kernel OOM-killed something in the container's cgroup.
+    pub oom: Option<libcontainer::OomWatcher>,
 }
 
 pub enum Reply {
@@ -81,7 +85,8 @@ pub struct Service {
     pub root: PathBuf,
     pub tasks: BTreeMap<String, Task>,
     pub publisher: Publisher,
-    pub cgroups: Box<dyn CgroupApi>,
+    /// Whether the host is pure cgroup v2 (Stats answers in the v2 metrics type).
+    pub unified: bool,
     /// Answers ready for waiting clients: (connection, stream, response).
     pub answers: Vec<(u64, u32, Response)>,
     pub shutdown: bool,

@@ -3,8 +3,6 @@
 //! the `address` and `shim.pid` files. Containers of one Kubernetes pod (same
 //! `io.kubernetes.cri.sandbox-id` annotation) share one shim.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -35,11 +33,24 @@ pub fn group_of(bundle: &Path, id: &str) -> String {
         .unwrap_or_else(|| id.to_string())
 }
 
+/// FNV-1a over the parts (each followed by a NUL): stable across builds, unlike std's
+/// hasher, so a newer shim finds what an older one made.
+pub fn stable_hash(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts
+        .iter()
+        .flat_map(|p| p.bytes().chain(std::iter::once(0)))
+    {
+        h ^= u64::from(byte);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 /// A short, stable socket path per (containerd address, namespace, group).
 pub fn socket_path(address: &str, namespace: &str, group: &str) -> PathBuf {
-    let mut h = DefaultHasher::new();
-    (address, namespace, group).hash(&mut h);
-    PathBuf::from(SOCKET_DIR).join(format!("berth-{:016x}", h.finish()))
+    let h = stable_hash(&[address, namespace, group]);
+    PathBuf::from(SOCKET_DIR).join(format!("berth-{h:016x}"))
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {

@@ -1,4 +1,5 @@
-//! A container process's stdio as containerd names it (fifo paths, `file://` URIs).
+//! A container process's stdio as containerd names it (fifo paths, `file://` and
+//! `binary://` URIs).
 //!
 //! Without a terminal the container writes straight into containerd's fifos (no copy in
 //! the shim). The shim keeps its own reader open on each output fifo, so the container
@@ -21,8 +22,10 @@ pub enum StdioError {
         path: String,
         errno: nix::errno::Errno,
     },
-    #[error("stdio URI {0:?}: only fifos and file:// are supported")]
+    #[error("stdio URI {0:?}: only fifos, file:// and binary:// are supported")]
     Unsupported(String),
+    #[error("logging binary {path}: {reason}")]
+    LogBinary { path: String, reason: String },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -110,10 +113,24 @@ pub fn open_output(path: &str, held: &mut Held, blocking: bool) -> Result<OwnedF
     Ok(writer)
 }
 
-/// Opens the three streams for a process without a terminal.
-pub fn open_direct(paths: &StdioPaths) -> Result<(libcontainer::Stdio, Held), StdioError> {
+/// Opens the three streams for a process without a terminal. `id` and `namespace` are
+/// what a `binary://` logging binary is told.
+pub fn open_direct(
+    paths: &StdioPaths,
+    id: &str,
+    namespace: &str,
+) -> Result<(libcontainer::Stdio, Held), StdioError> {
     let mut held = Held::default();
     let stdin = open_stdin(&paths.stdin, &mut held)?;
+    if paths.stdout.starts_with("binary://") {
+        let (stdout, stderr) = crate::logbinary::start(&paths.stdout, id, namespace)?;
+        let stdio = libcontainer::Stdio {
+            stdin: Some(stdin),
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+        };
+        return Ok((stdio, held));
+    }
     let stdout = open_output(&paths.stdout, &mut held, true)?;
     let stderr = if paths.stderr.is_empty() || paths.stderr == paths.stdout {
         stdout.try_clone().map_err(|e| StdioError::Open {

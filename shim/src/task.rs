@@ -11,15 +11,18 @@ use containerd_shim_protos::api::{
     UpdateTaskRequest,
 };
 use containerd_shim_protos::events::task::{
-    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskPaused,
+    TaskCreate, TaskDelete, TaskExecAdded, TaskExecStarted, TaskExit, TaskIO, TaskOOM, TaskPaused,
     TaskResumed, TaskStart,
 };
 use containerd_shim_protos::topics;
 use libcontainer::signal::Sig;
-use libcontainer::{Console, Container, ContainerBuilder, CreateOptions, ExecOptions};
+use libcontainer::{
+    Console, Container, ContainerBuilder, CreateOptions, ExecOptions, OomEvent, OomWatcher,
+};
 use protobuf::MessageField;
 
 use crate::console;
+use crate::metrics;
 use crate::process::{exit_code, Phase, Process};
 use crate::relay::Relay;
 use crate::service::{wait_response, RpcError, Service, Task};
@@ -55,6 +58,29 @@ fn attach_terminal(proc_: &mut Process, ours: std::os::fd::OwnedFd) -> Result<()
         let _ = proc_.resize(w, h);
     }
     Ok(())
+}
+
+/// The shim polls the watcher; `wait` must then return instead of blocking when a v2
+/// `memory.events` change was not an OOM kill.
+fn set_nonblocking(w: &OomWatcher) {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    use std::os::fd::AsFd;
+    if let Ok(bits) = fcntl(w.as_fd(), FcntlArg::F_GETFL) {
+        let _ = fcntl(
+            w.as_fd(),
+            FcntlArg::F_SETFL(OFlag::from_bits_truncate(bits) | OFlag::O_NONBLOCK),
+        );
+    }
+}
+
+/// A failed create or exec, worded as runc's shim does: Docker and the CRI read
+/// "executable file not found" / "no such file or directory" in it as exit status 127
+/// and "permission denied" as 126.
+fn runtime_error(prefix: &str, e: libcontainer::Error) -> RpcError {
+    match RpcError::from(e) {
+        RpcError::Internal(m) => RpcError::Internal(format!("{prefix}{m}")),
+        other => other,
+    }
 }
 
 impl Service {
@@ -98,7 +124,7 @@ impl Service {
             terminal: r.terminal,
         };
         let result = self.create_container(&r.id, &bundle, paths);
-        let init = match result {
+        let (init, oom) = match result {
             Ok(init) => init,
             Err(e) => {
                 if !mounts.is_empty() {
@@ -127,6 +153,7 @@ impl Service {
                 rootfs_mounted: !mounts.is_empty(),
                 init,
                 execs: Default::default(),
+                oom,
             },
         );
         let mut resp = CreateTaskResponse::new();
@@ -139,7 +166,7 @@ impl Service {
         id: &str,
         bundle: &Path,
         paths: StdioPaths,
-    ) -> Result<Process, RpcError> {
+    ) -> Result<(Process, Option<OomWatcher>), RpcError> {
         let mut init = Process::new("", paths.clone());
         let mut options = CreateOptions::default();
         let mut console_end = None;
@@ -148,7 +175,8 @@ impl Service {
             options.console = console;
             console_end = Some(ours);
         } else {
-            let (stdio, held) = stdio::open_direct(&paths).map_err(internal)?;
+            let (stdio, held) =
+                stdio::open_direct(&paths, id, self.publisher.namespace()).map_err(internal)?;
             options.stdio = stdio;
             init.held = held;
         }
@@ -156,7 +184,8 @@ impl Service {
         let container = ContainerBuilder::new(id, &self.root)
             .bundle(bundle)
             .options(options)
-            .create()?;
+            .create()
+            .map_err(|e| runtime_error("OCI runtime create failed: ", e))?;
         init.pid = container.init_pid();
         if let Some(ours) = console_end {
             if let Err(e) = attach_terminal(&mut init, ours) {
@@ -164,7 +193,18 @@ impl Service {
                 return Err(e);
             }
         }
-        Ok(init)
+        // Registered before Start, so an OOM of the very first allocation is seen.
+        let oom = match container.oom_watcher() {
+            Ok(w) => {
+                set_nonblocking(&w);
+                Some(w)
+            }
+            Err(e) => {
+                log::warn!("{id}: no OOM notifications: {e}");
+                None
+            }
+        };
+        Ok((init, oom))
     }
 
     pub fn start(&mut self, r: StartRequest) -> Result<StartResponse, RpcError> {
@@ -194,6 +234,7 @@ impl Service {
     }
 
     fn start_exec(&mut self, id: &str, exec_id: &str) -> Result<u32, RpcError> {
+        let namespace = self.publisher.namespace().to_string();
         let container = self.load(id)?;
         let p = self.process_mut(id, exec_id)?;
         if p.phase != Phase::Created {
@@ -212,12 +253,14 @@ impl Service {
             opts.console = console;
             console_end = Some(ours);
         } else {
-            let (stdio, held) = stdio::open_direct(&p.stdio).map_err(internal)?;
+            let (stdio, held) = stdio::open_direct(&p.stdio, id, &namespace).map_err(internal)?;
             opts.stdio = stdio;
             p.held = held;
         }
         crate::serve::assert_single_threaded().map_err(internal)?;
-        let pid = container.exec(opts)?;
+        let pid = container
+            .exec(opts)
+            .map_err(|e| runtime_error("OCI runtime exec failed: exec failed: ", e))?;
         p.pid = pid;
         p.phase = Phase::Running;
         if let Some(ours) = console_end {
@@ -301,7 +344,15 @@ impl Service {
             if self.process_mut(&r.id, "")?.phase == Phase::Stopped && !r.all {
                 return Err(RpcError::NotFound("process already finished".into()));
             }
+            let paused = container.status() == libcontainer::Status::Paused;
             container.kill(sig, r.all)?;
+            // A frozen init acts on SIGKILL only once thawed (runc thaws too); with `all`
+            // libcontainer thaws itself.
+            if paused && sig == Sig::KILL && !r.all {
+                if let Err(e) = container.resume() {
+                    log::warn!("{}: thaw after SIGKILL: {e}", r.id);
+                }
+            }
             return Ok(Empty::new());
         }
         let p = self.process_mut(&r.id, &r.exec_id)?;
@@ -345,6 +396,10 @@ impl Service {
                 "container {} is still running",
                 r.id
             )));
+        }
+        // Stop watching before the cgroup goes (v1 signals its removal as an event).
+        if let Some(t) = self.tasks.get_mut(&r.id) {
+            t.oom = None;
         }
         match Container::load(&self.root, &r.id) {
             Ok(c) => c.delete(true)?,
@@ -417,21 +472,43 @@ impl Service {
     }
 
     pub fn update(&mut self, r: UpdateTaskRequest) -> Result<Empty, RpcError> {
-        let container = self.load(&r.id)?;
-        let resources = r
+        let mut container = self.load(&r.id)?;
+        let json = r
             .resources
             .as_ref()
             .map(|a| a.value.as_slice())
             .unwrap_or(b"{}");
-        self.cgroups.update(&container, resources)?;
+        let resources = metrics::parse_resources(json)?;
+        container.update(&resources)?;
         Ok(Empty::new())
     }
 
     pub fn stats(&mut self, r: StatsRequest) -> Result<StatsResponse, RpcError> {
-        let container = self.load(&r.id)?;
+        let stats = self.load(&r.id)?.stats()?;
         let mut resp = StatsResponse::new();
-        resp.stats = MessageField::some(self.cgroups.stats(&container)?);
+        resp.stats = MessageField::some(metrics::to_any(&stats, self.unified)?);
         Ok(resp)
+    }
+
+    /// The OOM watcher of `id` is readable: publish TaskOOM for each kill, forget the
+    /// watcher once its cgroup is gone.
+    pub fn oom_ready(&mut self, id: &str) {
+        let Some(task) = self.tasks.get_mut(id) else {
+            return;
+        };
+        let Some(watcher) = task.oom.as_mut() else {
+            return;
+        };
+        match watcher.wait() {
+            Ok(OomEvent::Oom) => {
+                let mut ev = TaskOOM::new();
+                ev.container_id = id.to_string();
+                self.publisher.publish(topics::TASK_OOM_EVENT_TOPIC, &ev);
+            }
+            Ok(OomEvent::Gone) => task.oom = None,
+            // Non-blocking: a v2 memory.events change that was not an OOM kill.
+            Err(e) => log::debug!("{id}: oom watcher: {e}"),
+        }
     }
 
     pub fn connect(&mut self, r: ConnectRequest) -> Result<ConnectResponse, RpcError> {

@@ -87,6 +87,7 @@ pub fn run(
             terminal: false,
             host_network: false,
             binds: Vec::new(),
+            ..Default::default()
         };
         bundle::write_config(&image, &bdir, &opts)?;
         let status = runtime(spec.runtime, store, &id, &bdir);

@@ -30,6 +30,11 @@ pub struct RunOptions {
     pub hostname: Option<String>,
     pub terminal: bool,
     pub host_network: bool,
+    /// Join this network namespace (a pinned one) instead of getting a new one.
+    pub netns: Option<String>,
+    /// `/etc/hosts` and `/etc/resolv.conf` contents (None: the defaults).
+    pub hosts: Option<String>,
+    pub resolv: Option<String>,
     /// Bind mounts, already resolved (`volumes` turns `-v` specs into these).
     pub binds: Vec<BindMount>,
 }
@@ -121,7 +126,7 @@ pub fn write_config(image: &Image, dir: &Path, opts: &RunOptions) -> Result<Bund
         }
     }
     let mut binds = opts.binds.clone();
-    binds.extend(network_files(dir, &hostname, opts.host_network)?);
+    binds.extend(network_files(dir, &hostname, opts)?);
     let mut annotations = serde_json::Map::new();
     if let Some(s) = &rc.stop_signal {
         annotations.insert("org.opencontainers.image.stopSignal".into(), json!(s));
@@ -129,7 +134,7 @@ pub fn write_config(image: &Image, dir: &Path, opts: &RunOptions) -> Result<Bund
     for (k, v) in rc.labels.iter().flatten() {
         annotations.insert(k.clone(), Value::String(v.clone()));
     }
-    let spec = spec::build(&spec::SpecInput {
+    let mut spec = spec::build(&spec::SpecInput {
         args: args.clone(),
         env,
         cwd,
@@ -140,6 +145,11 @@ pub fn write_config(image: &Image, dir: &Path, opts: &RunOptions) -> Result<Bund
         binds: &binds,
         annotations,
     });
+    if let (Some(path), Some(ns)) = (&opts.netns, spec["linux"]["namespaces"].as_array_mut()) {
+        for n in ns.iter_mut().filter(|n| n["type"] == "network") {
+            n["path"] = json!(path);
+        }
+    }
     let cp = dir.join("config.json");
     crate::util::write_atomic(&cp, &serde_json::to_vec_pretty(&spec).unwrap_or_default())?;
     let covered: Vec<&str> = opts.binds.iter().map(|b| b.destination.as_str()).collect();
@@ -154,14 +164,20 @@ pub fn write_config(image: &Image, dir: &Path, opts: &RunOptions) -> Result<Bund
 }
 
 /// `hostname`, `hosts` and `resolv.conf` in the bundle, bind-mounted over /etc.
-fn network_files(dir: &Path, hostname: &str, host_network: bool) -> Result<Vec<BindMount>> {
+fn network_files(dir: &Path, hostname: &str, opts: &RunOptions) -> Result<Vec<BindMount>> {
     let mut out = Vec::new();
-    let resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let host_network = opts.host_network;
+    let resolv = opts
+        .resolv
+        .clone()
+        .unwrap_or_else(|| fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
     let files: [(&str, String); 3] = [
         ("hostname", format!("{hostname}\n")),
         (
             "hosts",
-            if host_network {
+            if let Some(h) = &opts.hosts {
+                h.clone()
+            } else if host_network {
                 fs::read_to_string("/etc/hosts").unwrap_or_default()
             } else {
                 format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 use berth_image::bundle::{self, RunOptions};
-use berth_image::{containers, volumes, Store};
+use berth_image::{containers, network, volumes, Store};
 use clap::{Args, Subcommand};
 
 #[derive(Args, Clone, Default)]
@@ -30,18 +30,25 @@ pub struct RunFlags {
     tty: bool,
     #[arg(long)]
     hostname: Option<String>,
-    /// none (own network namespace, loopback only) or host
-    #[arg(long, default_value = "none")]
-    network: String,
+    /// bridge (default for run), none, host, container:NAME, or a network's name
+    /// (`bundle` takes none, its default, or host)
+    #[arg(long)]
+    network: Option<String>,
+    /// Publish a port: [ip:]hostPort:containerPort[/tcp|udp] (run only)
+    #[arg(short = 'p', long = "publish")]
+    publish: Vec<String>,
 }
 
 impl RunFlags {
     fn options(&self, cmd: Vec<String>) -> anyhow::Result<RunOptions> {
-        let host_network = match self.network.as_str() {
+        let host_network = match self.network.as_deref().unwrap_or("none") {
             "host" => true,
             "none" => false,
-            n => bail!("network {n:?} is not supported yet: want none or host"),
+            n => bail!("bundle: network {n:?} needs a container (use run): want none or host"),
         };
+        if !self.publish.is_empty() {
+            bail!("bundle: -p needs a container (use run)");
+        }
         Ok(RunOptions {
             entrypoint: self.entrypoint.as_ref().map(|e| {
                 if e.is_empty() {
@@ -58,7 +65,19 @@ impl RunFlags {
             terminal: self.tty,
             host_network,
             binds: Vec::new(),
+            ..Default::default()
         })
+    }
+
+    /// `run`'s network request: bridge unless told otherwise.
+    fn network(&self) -> anyhow::Result<network::Request> {
+        let mode = network::Mode::parse(self.network.as_deref().unwrap_or("bridge"))?;
+        let ports = self
+            .publish
+            .iter()
+            .map(|p| network::PortMap::parse(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(network::Request { mode, ports })
     }
 }
 
@@ -142,8 +161,19 @@ fn runtime_root(store: &Store) -> PathBuf {
 
 pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
     let rt = runtime(a.runtime.as_deref())?;
-    let opts = a.flags.options(a.cmd.clone())?;
-    let c = containers::create(store, &a.image, a.name.as_deref(), opts, &a.flags.volumes)?;
+    let net = a.flags.network()?;
+    let mut flags = a.flags.clone();
+    flags.network = None;
+    flags.publish.clear();
+    let opts = flags.options(a.cmd.clone())?;
+    let c = containers::create(
+        store,
+        &a.image,
+        a.name.as_deref(),
+        opts,
+        &a.flags.volumes,
+        &net,
+    )?;
     let mut cmd = Command::new(&rt);
     cmd.arg("--root").arg(runtime_root(store)).arg("run");
     if a.detach {

@@ -3,6 +3,7 @@
 mod build;
 mod container;
 mod image;
+mod network;
 mod transfer;
 
 use std::path::{Path, PathBuf};
@@ -99,6 +100,9 @@ pub enum Command {
     Push(transfer::PushArgs),
     /// Build an image from a Dockerfile
     Build(build::BuildArgs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
 }
 
 pub fn run(root: &Path, cmd: Command) -> anyhow::Result<i32> {
@@ -148,6 +152,7 @@ pub fn run(root: &Path, cmd: Command) -> anyhow::Result<i32> {
         Command::Pull(a) => transfer::pull(&store, a),
         Command::Push(a) => transfer::push(&store, a),
         Command::Build(a) => build::build(&store, a),
+        Command::Network(n) => network::run(&store, n),
     }
 }
 

@@ -102,6 +102,7 @@ impl ContainerBuilder {
         }
         let root = StateRoot::new(&self.root);
         let dir = root.reserve(&self.id)?;
+        crate::fault::point("reserved");
         if self.options.notify_socket {
             if let Err(e) = crate::notify::prepare(&mut config.spec, &dir) {
                 let _ = std::fs::remove_dir_all(&dir);
@@ -139,6 +140,7 @@ fn build(
     // Written before anything else exists, so that `delete --force` can clean up after a
     // create that was killed half-way.
     state::write_record(dir, &record)?;
+    crate::fault::point("state");
     let snapshot = serde_json::to_vec(spec)
         .map_err(|e| Error::InvalidState(format!("encode config snapshot: {e}")))?;
     let snapshot_path = dir.join(state::CONFIG_FILE);
@@ -159,6 +161,7 @@ fn build(
         undo.cgroup = Some(cgroup.clone());
         super::update::apply_at_create(cgroup, spec)?;
     }
+    crate::fault::point("cgroup");
 
     let fifo = make_exec_fifo(dir)?;
     let console: Option<OwnedFd> = match &b.options.console {
@@ -203,6 +206,7 @@ fn build(
         init::run(ch, &args)
     })?;
     undo.pid = Some(spawned.pid);
+    crate::fault::point("spawned");
     drop(console);
     drop(fifo);
     drop(idmapped);
@@ -240,9 +244,13 @@ fn build(
                     hooks.and_then(|h| h.create_runtime().as_ref()),
                     &state,
                 )?;
+                crate::fault::point("hooks");
                 spawned.channel.send(&Message::HooksDone)?;
             }
-            Some(Message::Ready) => break,
+            Some(Message::Ready) => {
+                crate::fault::point("ready");
+                break;
+            }
             Some(Message::Failed(text)) => return Err(Error::Start(text)),
             Some(other) => {
                 return Err(Error::Start(format!(
@@ -259,6 +267,7 @@ fn build(
     record.start_time = read_stat(record.pid).map(|(_, t)| t).unwrap_or(0);
     record.creator = 0;
     state::write_record(dir, &record)?;
+    crate::fault::point("written");
     if let Some(pid_file) = &b.options.pid_file {
         write_pid_file(pid_file, record.pid)?;
     }

@@ -53,8 +53,40 @@ impl Container {
         let ids = StateRoot::new(root).ids()?;
         Ok(ids
             .iter()
-            .filter_map(|id| Container::load(root, id).ok())
+            .filter_map(|id| match Container::load(root, id) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    log::warn!("skipping container {id}: {e}");
+                    None
+                }
+            })
             .collect())
+    }
+
+    /// `delete --force` of a container whose state file cannot be read (torn, garbage,
+    /// another format version): the record is replaced by one that knows only the
+    /// cgroup (from the config snapshot, else the default for `id`), and the container
+    /// is then deleted as usual: its cgroup's processes killed, cgroup and state removed.
+    pub fn delete_unreadable(root: &Path, id: &str) -> Result<()> {
+        create::check_id(id)?;
+        let dir = StateRoot::new(root).dir(id);
+        if !dir.is_dir() {
+            return Err(Error::NotExist { id: id.to_string() });
+        }
+        {
+            let _lock = state::DirLock::acquire(&dir).map_err(|e| Error::path(&dir, e))?;
+            let snapshot = dir.join(state::CONFIG_FILE);
+            let cgroups_path = fs::read(&snapshot)
+                .ok()
+                .and_then(|data| crate::spec::parse_json::<Spec>(&snapshot, &data).ok())
+                .and_then(|spec| spec.linux().as_ref()?.cgroups_path().clone());
+            let mut record = Record::new(id, Path::new(""), Path::new(""));
+            record.creator = 0;
+            record.cgroup = Cgroup::resolve(cgroups_path.as_deref(), id).ok();
+            log::warn!("container {id}: unreadable state replaced to delete it");
+            state::write_record(&dir, &record)?;
+        }
+        Container::load(root, id)?.delete(true)
     }
 
     pub fn id(&self) -> &str {

@@ -11,6 +11,8 @@ use oci_spec::runtime::{Process, Spec};
 
 use crate::namespaces::NamespacePlan;
 
+#[cfg(feature = "fuzzing")]
+pub(crate) use validate::validate as validate_spec_only;
 pub(crate) use validate::validate_process;
 
 #[derive(Debug, thiserror::Error)]
@@ -142,10 +144,14 @@ pub(crate) fn load(bundle: &Path) -> Result<ContainerConfig, SpecError> {
         .root()
         .as_ref()
         .ok_or_else(|| SpecError::invalid("root", "root must be set"))?;
+    // A relative root is resolved from the bundle's real path, as runc does after its
+    // chdir into the bundle: a bundle reached through a symlink is fine.
     let rootfs = clean(&if root.path().is_absolute() {
         root.path().clone()
     } else {
-        bundle.join(root.path())
+        fs::canonicalize(&bundle)
+            .unwrap_or_else(|_| bundle.clone())
+            .join(root.path())
     });
     check_rootfs(&rootfs)?;
     let namespaces = NamespacePlan::from_spec(&spec)?;

@@ -16,6 +16,10 @@ pub fn run(g: &Globals, a: &DeleteArgs) -> anyhow::Result<i32> {
         Ok(container) => container.delete(a.force)?,
         // runc: deleting an unknown container with --force is not an error.
         Err(libcontainer::Error::NotExist { .. }) if a.force => {}
+        // A torn or foreign state file must not make a container undeletable.
+        Err(libcontainer::Error::State(_)) if a.force => {
+            libcontainer::Container::delete_unreadable(&g.root, &a.id)?
+        }
         Err(e) => return Err(e.into()),
     }
     Ok(0)
