@@ -35,8 +35,9 @@ NS=k8s.io
 IMG=docker.io/library/busybox:it
 PAUSE=docker.io/library/berth-pause:it
 SHIM_DIR=$(realpath -m "${SHIM_DIR:-$(dirname "$BERTH")}")
-# The shim's libcontainer state root (docs/shim.md).
-BERTH_ROOT=/run/containerd/berth/$NS
+# The shim's libcontainer state roots (docs/shim.md): <namespace> for containerd's
+# default address, <namespace>-<hash of the address> for ours; container ids are unique.
+BERTH_ROOTS="/run/containerd/berth/$NS /run/containerd/berth/$NS-*"
 
 # --- the CRI client -----------------------------------------------------------------------
 # Built here, not by `cargo build` of the workspace (it is not a default member: tokio,
@@ -109,7 +110,7 @@ EOF
     fi
 }
 stop_containerd() {
-    local id f a
+    local id f a r
     # Whatever a failed run left: tasks killed and deleted, containers removed (when
     # containerd is still up: an interrupt from the terminal reaches it too).
     if kill -0 "$CT_PID" 2>/dev/null; then
@@ -132,9 +133,11 @@ stop_containerd() {
     for f in "$IT_DIR"/seen/*.json; do
         [ -e "$f" ] || continue
         id=$(basename "$f" .json)
-        [ -d "$BERTH_ROOT/$id" ] || continue
-        timeout 10 "$BERTH" --root "$BERTH_ROOT" delete --force "$id" >/dev/null 2>&1
-        rm -rf "${BERTH_ROOT:?}/$id"
+        for r in $BERTH_ROOTS; do
+            [ -d "$r/$id" ] || continue
+            timeout 10 "$BERTH" --root "$r" delete --force "$id" >/dev/null 2>&1
+            rm -rf "${r:?}/${id:?}"
+        done
     done
     return 0
 }
@@ -221,9 +224,12 @@ skip_all() {
 [ -x "$SHIM_DIR/containerd-shim-berth-v2" ] ||
     skip_all "no containerd-shim-berth-v2 in $SHIM_DIR (cargo build -p containerd-shim-berth-v2)"
 
+# The shim makes a state root per containerd address: ours goes once empty (after
+# stop_containerd: registered first, run last).
+ls -d $BERTH_ROOTS >"$C/roots.before" 2>/dev/null
+on_exit 'for r in $BERTH_ROOTS; do [ -d "$r" ] && ! grep -qxF "$r" "$C/roots.before" && rmdir "$r"; done'
 start_containerd || { echo "0 passed, 1 failed"; exit 1; }
-mkdir -p "$BERTH_ROOT"
-watch_roots "$BERTH_ROOT"
+watch_roots "$BERTH_ROOTS"
 watch_shims
 busybox_oci_tar "$C/busybox.tar" $IMG && pause_oci_tar "$C/pause.tar" $PAUSE &&
     ctr -a "$SOCK" -n $NS images import "$C/busybox.tar" >/dev/null &&
