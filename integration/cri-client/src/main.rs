@@ -99,9 +99,9 @@ async fn connect(socket: &str) -> Result<Channel> {
     let path = socket.to_string();
     let ep = Endpoint::try_from("http://[::]:50051")?;
     let ch = ep.connect_with_connector(service_fn(move |_: Uri| {
-            let path = path.clone();
-            async move { Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(path).await?)) }
-        }));
+        let path = path.clone();
+        async move { Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(path).await?)) }
+    }));
     tokio::time::timeout(Duration::from_secs(10), ch)
         .await
         .map_err(|_| anyhow!("connect {socket}: timed out"))?
@@ -141,11 +141,19 @@ fn pod_config(a: &Args) -> PodSandboxConfig {
 
 fn container_config(a: &Args) -> ContainerConfig {
     ContainerConfig {
-        metadata: Some(ContainerMetadata { name: "c".into(), attempt: 0 }),
-        image: Some(ImageSpec { image: a.image.clone(), ..Default::default() }),
+        metadata: Some(ContainerMetadata {
+            name: "c".into(),
+            attempt: 0,
+        }),
+        image: Some(ImageSpec {
+            image: a.image.clone(),
+            ..Default::default()
+        }),
         command: vec!["sh".into(), "-c".into()],
         // SIGTERM ends it with status 0 (StopContainer's graceful path); it logs a line.
-        args: vec!["trap 'exit 0' TERM; echo hello-from-berth-cri; while :; do sleep 0.1; done".into()],
+        args: vec![
+            "trap 'exit 0' TERM; echo hello-from-berth-cri; while :; do sleep 0.1; done".into(),
+        ],
         log_path: "c.log".into(),
         linux: Some(LinuxContainerConfig {
             security_context: Some(LinuxContainerSecurityContext {
@@ -159,18 +167,30 @@ fn container_config(a: &Args) -> ContainerConfig {
 }
 
 async fn run(a: Args) -> Result<Report> {
-    let mut rep = Report { passed: 0, failed: 0 };
+    let mut rep = Report {
+        passed: 0,
+        failed: 0,
+    };
     let ch = connect(&a.socket).await?;
     let mut rt = RuntimeServiceClient::new(ch.clone());
     let mut img = ImageServiceClient::new(ch);
 
     // Version: the CRI server answers.
-    let r = call("Version", rt.version(VersionRequest { version: "v1".into() })).await;
+    let r = call(
+        "Version",
+        rt.version(VersionRequest {
+            version: "v1".into(),
+        }),
+    )
+    .await;
     let r = r.and_then(|v| {
         if v.runtime_name != "containerd" {
             bail!("runtime_name {:?}", v.runtime_name);
         }
-        eprintln!("cri: {} {} api {}", v.runtime_name, v.runtime_version, v.runtime_api_version);
+        eprintln!(
+            "cri: {} {} api {}",
+            v.runtime_name, v.runtime_version, v.runtime_api_version
+        );
         Ok(())
     });
     rep.result("Version (CRI over gRPC)", r);
@@ -182,17 +202,27 @@ async fn run(a: Args) -> Result<Report> {
         let r = call(
             "ImageStatus",
             img.image_status(ImageStatusRequest {
-                image: Some(ImageSpec { image: name.clone(), ..Default::default() }),
+                image: Some(ImageSpec {
+                    image: name.clone(),
+                    ..Default::default()
+                }),
                 verbose: false,
             }),
         )
         .await
-        .and_then(|s| s.image.map(|_| ()).ok_or_else(|| anyhow!("{name} is not in the k8s.io namespace")));
+        .and_then(|s| {
+            s.image
+                .map(|_| ())
+                .ok_or_else(|| anyhow!("{name} is not in the k8s.io namespace"))
+        });
         rep.result(&format!("ImageStatus {name} (local, no pull)"), r);
     }
 
     let pod_cfg = pod_config(&a);
-    let step = format!("RunPodSandbox (runtime handler {}, host network)", a.handler);
+    let step = format!(
+        "RunPodSandbox (runtime handler {}, host network)",
+        a.handler
+    );
     let r = call(
         "RunPodSandbox",
         rt.run_pod_sandbox(RunPodSandboxRequest {
@@ -203,9 +233,17 @@ async fn run(a: Args) -> Result<Report> {
     .await
     .map(|r| r.pod_sandbox_id);
     let Some(pod) = rep.result(&step, r) else {
-        for s in ["PodSandboxStatus", "CreateContainer", "StartContainer", "ContainerStatus", "ExecSync",
-            "StopContainer", "RemoveContainer", "StopPodSandbox", "RemovePodSandbox"]
-        {
+        for s in [
+            "PodSandboxStatus",
+            "CreateContainer",
+            "StartContainer",
+            "ContainerStatus",
+            "ExecSync",
+            "StopContainer",
+            "RemoveContainer",
+            "StopPodSandbox",
+            "RemovePodSandbox",
+        ] {
             rep.not_run(s, "no pod");
         }
         return Ok(rep);
@@ -215,7 +253,10 @@ async fn run(a: Args) -> Result<Report> {
     // PodSandboxStatus: ready, and containerd says which handler / runtime type serves it.
     let r = call(
         "PodSandboxStatus",
-        rt.pod_sandbox_status(PodSandboxStatusRequest { pod_sandbox_id: pod.clone(), verbose: true }),
+        rt.pod_sandbox_status(PodSandboxStatusRequest {
+            pod_sandbox_id: pod.clone(),
+            verbose: true,
+        }),
     )
     .await
     .and_then(|s| {
@@ -224,14 +265,23 @@ async fn run(a: Args) -> Result<Report> {
             bail!("state {:?}, want SANDBOX_READY", st.state);
         }
         let info = s.info.get("info").cloned().unwrap_or_default();
-        for want in [format!("\"runtimeHandler\":\"{}\"", a.handler), "io.containerd.berth.v2".to_string()] {
+        for want in [
+            format!("\"runtimeHandler\":\"{}\"", a.handler),
+            "io.containerd.berth.v2".to_string(),
+        ] {
             if !info.contains(&want) {
-                bail!("verbose info lacks {want}: {}", info.chars().take(400).collect::<String>());
+                bail!(
+                    "verbose info lacks {want}: {}",
+                    info.chars().take(400).collect::<String>()
+                );
             }
         }
         Ok(())
     });
-    rep.result("PodSandboxStatus (SANDBOX_READY, runtimeType io.containerd.berth.v2)", r);
+    rep.result(
+        "PodSandboxStatus (SANDBOX_READY, runtimeType io.containerd.berth.v2)",
+        r,
+    );
 
     let r = call(
         "CreateContainer",
@@ -246,9 +296,14 @@ async fn run(a: Args) -> Result<Report> {
     let ctr = rep.result("CreateContainer (busybox)", r);
     if let Some(c) = &ctr {
         println!("CTR {c}");
-        let started = call("StartContainer", rt.start_container(StartContainerRequest { container_id: c.clone() }))
-            .await
-            .map(|_| ());
+        let started = call(
+            "StartContainer",
+            rt.start_container(StartContainerRequest {
+                container_id: c.clone(),
+            }),
+        )
+        .await
+        .map(|_| ());
         let started = rep.result("StartContainer", started).is_some();
 
         // Running, and its first line reached the CRI log (stdio through the shim).
@@ -257,13 +312,18 @@ async fn run(a: Args) -> Result<Report> {
             for _ in 0..50 {
                 let s = call(
                     "ContainerStatus",
-                    rt.container_status(ContainerStatusRequest { container_id: c.clone(), verbose: false }),
+                    rt.container_status(ContainerStatusRequest {
+                        container_id: c.clone(),
+                        verbose: false,
+                    }),
                 )
                 .await?
                 .status
                 .ok_or_else(|| anyhow!("no status"))?;
                 let log = std::fs::read_to_string(&s.log_path).unwrap_or_default();
-                if s.state == ContainerState::ContainerRunning as i32 && log.contains("hello-from-berth-cri") {
+                if s.state == ContainerState::ContainerRunning as i32
+                    && log.contains("hello-from-berth-cri")
+                {
                     return Ok(());
                 }
                 last = format!("state {}, log {:?}: {:?}", s.state, s.log_path, log);
@@ -272,53 +332,97 @@ async fn run(a: Args) -> Result<Report> {
             bail!("not running with its output logged: {last}")
         }
         .await;
-        rep.result("ContainerStatus (CONTAINER_RUNNING, output in the CRI log)", r);
+        rep.result(
+            "ContainerStatus (CONTAINER_RUNNING, output in the CRI log)",
+            r,
+        );
 
         let exec = |cmd: &str| ExecSyncRequest {
             container_id: c.clone(),
             cmd: vec!["sh".into(), "-c".into(), cmd.into()],
             timeout: 30,
         };
-        let r = call("ExecSync", rt.exec_sync(exec("echo exec-ok; cat /proc/1/cmdline | tr '\\0' ' '")))
-            .await
-            .and_then(|r| {
-                let out = String::from_utf8_lossy(&r.stdout);
-                if r.exit_code != 0 || !out.starts_with("exec-ok\nsh -c trap") {
-                    bail!("exit {} stdout {:?} stderr {:?}", r.exit_code, out, String::from_utf8_lossy(&r.stderr));
-                }
-                Ok(())
-            });
-        rep.result("ExecSync (stdout, exit code 0)", r);
-        let r = call("ExecSync", rt.exec_sync(exec("echo to-stderr >&2; exit 3"))).await.and_then(|r| {
-            if r.exit_code != 3 || String::from_utf8_lossy(&r.stderr) != "to-stderr\n" {
-                bail!("exit {} stderr {:?}", r.exit_code, String::from_utf8_lossy(&r.stderr));
+        let r = call(
+            "ExecSync",
+            rt.exec_sync(exec("echo exec-ok; cat /proc/1/cmdline | tr '\\0' ' '")),
+        )
+        .await
+        .and_then(|r| {
+            let out = String::from_utf8_lossy(&r.stdout);
+            if r.exit_code != 0 || !out.starts_with("exec-ok\nsh -c trap") {
+                bail!(
+                    "exit {} stdout {:?} stderr {:?}",
+                    r.exit_code,
+                    out,
+                    String::from_utf8_lossy(&r.stderr)
+                );
             }
             Ok(())
         });
+        rep.result("ExecSync (stdout, exit code 0)", r);
+        let r = call("ExecSync", rt.exec_sync(exec("echo to-stderr >&2; exit 3")))
+            .await
+            .and_then(|r| {
+                if r.exit_code != 3 || String::from_utf8_lossy(&r.stderr) != "to-stderr\n" {
+                    bail!(
+                        "exit {} stderr {:?}",
+                        r.exit_code,
+                        String::from_utf8_lossy(&r.stderr)
+                    );
+                }
+                Ok(())
+            });
         rep.result("ExecSync (stderr, exit code 3)", r);
 
         // StopContainer: SIGTERM (the trap exits 0) within the 10 s grace period.
         let r = async {
-            call("StopContainer", rt.stop_container(StopContainerRequest { container_id: c.clone(), timeout: 10 }))
-                .await?;
+            call(
+                "StopContainer",
+                rt.stop_container(StopContainerRequest {
+                    container_id: c.clone(),
+                    timeout: 10,
+                }),
+            )
+            .await?;
             let s = call(
                 "ContainerStatus",
-                rt.container_status(ContainerStatusRequest { container_id: c.clone(), verbose: false }),
+                rt.container_status(ContainerStatusRequest {
+                    container_id: c.clone(),
+                    verbose: false,
+                }),
             )
             .await?
             .status
             .ok_or_else(|| anyhow!("no status"))?;
             if s.state != ContainerState::ContainerExited as i32 || (started && s.exit_code != 0) {
-                bail!("after stop: state {} exit code {} reason {:?}", s.state, s.exit_code, s.reason);
+                bail!(
+                    "after stop: state {} exit code {} reason {:?}",
+                    s.state,
+                    s.exit_code,
+                    s.reason
+                );
             }
             Ok(())
         }
         .await;
-        rep.result("StopContainer (CONTAINER_EXITED, exit code 0 from SIGTERM)", r);
+        rep.result(
+            "StopContainer (CONTAINER_EXITED, exit code 0 from SIGTERM)",
+            r,
+        );
 
         let r = async {
-            call("RemoveContainer", rt.remove_container(RemoveContainerRequest { container_id: c.clone() })).await?;
-            let l = call("ListContainers", rt.list_containers(ListContainersRequest { filter: None })).await?;
+            call(
+                "RemoveContainer",
+                rt.remove_container(RemoveContainerRequest {
+                    container_id: c.clone(),
+                }),
+            )
+            .await?;
+            let l = call(
+                "ListContainers",
+                rt.list_containers(ListContainersRequest { filter: None }),
+            )
+            .await?;
             if l.containers.iter().any(|x| &x.id == c) {
                 bail!("still listed after RemoveContainer");
             }
@@ -327,16 +431,31 @@ async fn run(a: Args) -> Result<Report> {
         .await;
         rep.result("RemoveContainer", r);
     } else {
-        for s in ["StartContainer", "ContainerStatus", "ExecSync", "StopContainer", "RemoveContainer"] {
+        for s in [
+            "StartContainer",
+            "ContainerStatus",
+            "ExecSync",
+            "StopContainer",
+            "RemoveContainer",
+        ] {
             rep.not_run(s, "no container");
         }
     }
 
     let r = async {
-        call("StopPodSandbox", rt.stop_pod_sandbox(StopPodSandboxRequest { pod_sandbox_id: pod.clone() })).await?;
+        call(
+            "StopPodSandbox",
+            rt.stop_pod_sandbox(StopPodSandboxRequest {
+                pod_sandbox_id: pod.clone(),
+            }),
+        )
+        .await?;
         let s = call(
             "PodSandboxStatus",
-            rt.pod_sandbox_status(PodSandboxStatusRequest { pod_sandbox_id: pod.clone(), verbose: false }),
+            rt.pod_sandbox_status(PodSandboxStatusRequest {
+                pod_sandbox_id: pod.clone(),
+                verbose: false,
+            }),
         )
         .await?
         .status
@@ -350,9 +469,18 @@ async fn run(a: Args) -> Result<Report> {
     rep.result("StopPodSandbox (SANDBOX_NOTREADY)", r);
 
     let r = async {
-        call("RemovePodSandbox", rt.remove_pod_sandbox(RemovePodSandboxRequest { pod_sandbox_id: pod.clone() }))
-            .await?;
-        let l = call("ListPodSandbox", rt.list_pod_sandbox(ListPodSandboxRequest { filter: None })).await?;
+        call(
+            "RemovePodSandbox",
+            rt.remove_pod_sandbox(RemovePodSandboxRequest {
+                pod_sandbox_id: pod.clone(),
+            }),
+        )
+        .await?;
+        let l = call(
+            "ListPodSandbox",
+            rt.list_pod_sandbox(ListPodSandboxRequest { filter: None }),
+        )
+        .await?;
         if l.items.iter().any(|x| x.id == pod) {
             bail!("still listed after RemovePodSandbox");
         }
@@ -371,7 +499,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("berth-cri-client: tokio: {e}");
@@ -382,7 +513,10 @@ fn main() {
         Ok(r) => r,
         Err(e) => {
             println!("FAIL CRI connection: {e:#}");
-            Report { passed: 0, failed: 1 }
+            Report {
+                passed: 0,
+                failed: 1,
+            }
         }
     };
     println!("{} passed, {} failed", rep.passed, rep.failed);
