@@ -168,30 +168,13 @@ watch_shims() {
 # pause_oci_tar OUT NAME: a pause image from busybox-static: /bin/busybox and /bin/sleep,
 # entrypoint `sleep 2147483647` (the CRI plugin SIGKILLs it on StopPodSandbox).
 pause_oci_tar() {
-    local out=$1 name=$2 w ld ls cd cs md ms
+    local out=$1 name=$2 w
     w=$(mktemp -d "$IT_DIR/pause.XXXXXX")
-    mkdir -p "$w/rootfs/bin" "$w/rootfs/dev" "$w/rootfs/proc" "$w/rootfs/sys" "$w/layout/blobs/sha256"
+    mkdir -p "$w/rootfs/bin" "$w/rootfs/dev" "$w/rootfs/proc" "$w/rootfs/sys"
     cp /bin/busybox "$w/rootfs/bin/busybox"
     ln -s busybox "$w/rootfs/bin/sleep"
     tar --numeric-owner -C "$w/rootfs" -cf "$w/layer.tar" .
-    blob() {
-        local dg sz
-        dg=$(sha256sum "$1" | cut -d' ' -f1)
-        sz=$(stat -c %s "$1")
-        mv "$1" "$w/layout/blobs/sha256/$dg"
-        echo "$dg $sz"
-    }
-    read -r ld ls < <(blob "$w/layer.tar")
-    printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/bin/sleep","2147483647"],"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-        "$ld" >"$w/config.json"
-    read -r cd cs < <(blob "$w/config.json")
-    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
-        "$cd" "$cs" "$ld" "$ls" >"$w/manifest.json"
-    read -r md ms < <(blob "$w/manifest.json")
-    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"%s"}}]}' \
-        "$md" "$ms" "$name" "${name##*:}" >"$w/layout/index.json"
-    echo '{"imageLayoutVersion":"1.0.0"}' >"$w/layout/oci-layout"
-    tar -C "$w/layout" -cf "$out" oci-layout index.json blobs
+    oci_image_tar "$out" "$name" "$w/layer.tar" '{"Entrypoint":["/bin/sleep","2147483647"],"WorkingDir":"/"}'
     rm -rf "$w"
 }
 

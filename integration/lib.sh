@@ -239,13 +239,12 @@ berth_ran() {
     die "no berth state record was seen for container $1"
 }
 
-# busybox_oci_tar OUT NAME: the busybox rootfs as an OCI image layout tar named NAME
-# (e.g. docker.io/library/busybox:it), for `ctr images import`.
-busybox_oci_tar() {
-    local out=$1 name=$2 w ld ls cd cs md ms
+# oci_image_tar OUT NAME LAYER_TAR CONFIG: an OCI image layout tar named NAME (for
+# `ctr images import`) with one layer and CONFIG as the image's "config" object.
+oci_image_tar() {
+    local out=$1 name=$2 layer=$3 config=$4 w ld ls cd cs md ms
     w=$(mktemp -d "$IT_DIR/oci.XXXXXX")
     mkdir -p "$w/layout/blobs/sha256"
-    busybox_rootfs_tar "$w/layer.tar" || return 1
     blob() { # FILE -> "digest size", moved into the blobs
         local dg sz
         dg=$(sha256sum "$1" | cut -d' ' -f1)
@@ -253,9 +252,10 @@ busybox_oci_tar() {
         mv "$1" "$w/layout/blobs/sha256/$dg"
         echo "$dg $sz"
     }
+    cp "$layer" "$w/layer.tar"
     read -r ld ls < <(blob "$w/layer.tar")
-    printf '{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-        "$ld" >"$w/config.json"
+    printf '{"architecture":"amd64","os":"linux","config":%s,"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+        "$config" "$ld" >"$w/config.json"
     read -r cd cs < <(blob "$w/config.json")
     printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
         "$cd" "$cs" "$ld" "$ls" >"$w/manifest.json"
@@ -265,4 +265,15 @@ busybox_oci_tar() {
     echo '{"imageLayoutVersion":"1.0.0"}' >"$w/layout/oci-layout"
     tar -C "$w/layout" -cf "$out" oci-layout index.json blobs
     rm -rf "$w"
+}
+
+# busybox_oci_tar OUT NAME: the busybox rootfs as an OCI image layout tar named NAME
+# (e.g. docker.io/library/busybox:it), for `ctr images import`.
+busybox_oci_tar() {
+    local layer
+    layer=$(mktemp "$IT_DIR/busybox-layer.XXXXXX")
+    busybox_rootfs_tar "$layer" || return 1
+    oci_image_tar "$1" "$2" "$layer" \
+        '{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]}'
+    rm -f "$layer"
 }
