@@ -69,8 +69,10 @@ fn counts(b: &Built) -> (usize, usize) {
 }
 
 /// `berth-image run --rm`, returning (exit code, stdout).
+/// `berth-image run --rm` without a network: these tests check Dockerfile semantics, and
+/// the default bridge is shared by every test running in parallel.
 fn run(root: &Path, rt: &str, image: &str, cmd: &[&str]) -> (i32, String) {
-    let mut args = vec!["run", "--rm", "--runtime", rt, image];
+    let mut args = vec!["run", "--rm", "--network", "none", "--runtime", rt, image];
     args.extend_from_slice(cmd);
     let o = bi(root, &args);
     (
@@ -178,6 +180,8 @@ CMD ["default", "cmd"]
             &[
                 "run",
                 "--rm",
+                "--network",
+                "none",
                 "--runtime",
                 &rt,
                 "--entrypoint",
