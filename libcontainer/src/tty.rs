@@ -12,7 +12,7 @@ use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::dup2_stdin;
-use oci_spec::runtime::Box as ConsoleSize;
+use oci_spec::runtime::{Box as ConsoleSize, Process};
 
 use crate::error::{Error, Result, SysContext};
 
@@ -81,5 +81,25 @@ pub(crate) fn setup_console(
     dup2_stdin(&slave).ctx(|| "dup pty to stdin".into())?;
     nix::unistd::dup2_stdout(&slave).ctx(|| "dup pty to stdout".into())?;
     nix::unistd::dup2_stderr(&slave).ctx(|| "dup pty to stderr".into())?;
+    Ok(())
+}
+
+/// A new session for the container process; with `process.terminal`, a pty from inside
+/// the container becomes its controlling terminal, the master going over `socket`.
+pub(crate) fn new_session(process: &Process, socket: Option<RawFd>) -> Result<()> {
+    nix::unistd::setsid().ctx(|| "setsid".into())?;
+    if process.terminal() != Some(true) {
+        return Ok(());
+    }
+    let socket = socket
+        .ok_or_else(|| Error::InvalidState("terminal requested but no console socket".into()))?;
+    setup_console(
+        socket,
+        process.console_size(),
+        process.user().uid(),
+        process.user().gid(),
+    )?;
+    // SAFETY: the socket is ours and used for nothing after the master was sent.
+    unsafe { libc::close(socket) };
     Ok(())
 }

@@ -35,6 +35,31 @@ pub enum Console {
     Fd(OwnedFd),
 }
 
+impl Console {
+    /// runc's rules: a terminal needs somewhere to send the pty master, and a console
+    /// socket is only accepted with a terminal.
+    pub(crate) fn check(&self, terminal: bool) -> Result<()> {
+        match (self, terminal) {
+            (Console::None, true) => Err(Error::InvalidState(
+                "cannot allocate tty if berth will detach without setting console socket".into(),
+            )),
+            (Console::Socket(_) | Console::Fd(_), false) => Err(Error::InvalidState(
+                "cannot use console socket if berth will not detach or allocate tty".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The socket the child sends the pty master over, if any.
+    pub(crate) fn open(&self) -> Result<Option<OwnedFd>> {
+        match self {
+            Console::None => Ok(None),
+            Console::Socket(path) => Ok(Some(crate::tty::connect_console_socket(path)?)),
+            Console::Fd(fd) => Ok(Some(fd.try_clone().ctx(|| "dup console socket".into())?)),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct CreateOptions {
     pub console: Console,
@@ -86,21 +111,9 @@ impl ContainerBuilder {
         check_id(&self.id)?;
         let mut config = spec::load(&self.bundle)?;
         crate::trace::mark("config load");
-        let terminal = config.process().terminal() == Some(true);
-        match (&self.options.console, terminal) {
-            (Console::None, true) => {
-                return Err(Error::InvalidState(
-                    "cannot allocate tty if berth will detach without setting console socket"
-                        .into(),
-                ))
-            }
-            (Console::Socket(_) | Console::Fd(_), false) => {
-                return Err(Error::InvalidState(
-                    "cannot use console socket if berth will not detach or allocate tty".into(),
-                ))
-            }
-            _ => {}
-        }
+        self.options
+            .console
+            .check(config.process().terminal() == Some(true))?;
         let root = StateRoot::new(&self.root);
         let dir = root.reserve(&self.id)?;
         crate::fault::point("reserved");
@@ -168,11 +181,7 @@ fn build(
     crate::fault::point("cgroup");
 
     let fifo = make_exec_fifo(dir)?;
-    let console: Option<OwnedFd> = match &b.options.console {
-        Console::None => None,
-        Console::Socket(path) => Some(crate::tty::connect_console_socket(path)?),
-        Console::Fd(fd) => Some(fd.try_clone().ctx(|| "dup console socket".into())?),
-    };
+    let console = b.options.console.open()?;
     let linux = spec.linux().as_ref();
     let time_offsets = config
         .namespaces

@@ -1,13 +1,13 @@
 //! `exec`: start another process in a running container — same namespaces, same cgroup.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
 use oci_spec::runtime::Process;
 
 use super::create::{write_pid_file, Console};
 use super::Container;
-use crate::error::{Error, Result, SysContext};
+use crate::error::{Error, Result};
 use crate::namespaces::NamespacePlan;
 use crate::process::channel::Message;
 use crate::process::exec::{self, ExecArgs};
@@ -44,23 +44,8 @@ impl Container {
                 )))
             }
         }
-        let terminal = opts.process.terminal() == Some(true);
-        let console: Option<OwnedFd> = match (&opts.console, terminal) {
-            (Console::None, true) => {
-                return Err(Error::InvalidState(
-                    "cannot allocate tty if berth will detach without setting console socket"
-                        .into(),
-                ))
-            }
-            (Console::Socket(path), true) => Some(crate::tty::connect_console_socket(path)?),
-            (Console::Fd(fd), true) => Some(fd.try_clone().ctx(|| "dup console socket".into())?),
-            (Console::None, false) => None,
-            (_, false) => {
-                return Err(Error::InvalidState(
-                    "cannot use console socket if berth will not detach or allocate tty".into(),
-                ))
-            }
-        };
+        opts.console.check(opts.process.terminal() == Some(true))?;
+        let console = opts.console.open()?;
         let plan = NamespacePlan::of_process(self.record.pid);
         let request = SpawnRequest {
             plan: &plan,

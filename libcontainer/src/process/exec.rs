@@ -8,7 +8,7 @@ use oci_spec::runtime::{LinuxSeccomp, Process};
 
 use super::channel::{Channel, Message};
 use super::setup;
-use crate::error::{Error, Result, SysContext};
+use crate::error::Result;
 use crate::tty;
 
 pub(crate) struct ExecArgs<'a> {
@@ -21,20 +21,7 @@ pub(crate) struct ExecArgs<'a> {
 }
 
 pub(crate) fn run(ch: &Channel, args: &ExecArgs) -> Result<Infallible> {
-    nix::unistd::setsid().ctx(|| "setsid".into())?;
-    if args.process.terminal() == Some(true) {
-        let socket = args.console_socket.ok_or_else(|| {
-            Error::InvalidState("terminal requested but no console socket".into())
-        })?;
-        tty::setup_console(
-            socket,
-            args.process.console_size(),
-            args.process.user().uid(),
-            args.process.user().gid(),
-        )?;
-        // SAFETY: the socket is ours and used for nothing after the master was sent.
-        unsafe { libc::close(socket) };
-    }
+    tty::new_session(args.process, args.console_socket)?;
     let program = setup::prepare(
         args.process,
         &args.extra_env,

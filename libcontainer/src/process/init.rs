@@ -134,20 +134,7 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
     rootfs::finalize(spec)?;
     crate::trace::mark("hostname/sysctl/paths");
 
-    nix::unistd::setsid().ctx(|| "setsid".into())?;
-    if process.terminal() == Some(true) {
-        let socket = args.console_socket.ok_or_else(|| {
-            Error::InvalidState("terminal requested but no console socket".into())
-        })?;
-        tty::setup_console(
-            socket,
-            process.console_size(),
-            process.user().uid(),
-            process.user().gid(),
-        )?;
-        // SAFETY: the socket is ours and used for nothing after the master was sent.
-        unsafe { libc::close(socket) };
-    }
+    tty::new_session(process, args.console_socket)?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let program = setup::prepare(process, &args.extra_env, args.keep_fds, seccomp, ch);
     crate::trace::mark("process setup");
