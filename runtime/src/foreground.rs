@@ -24,6 +24,28 @@ pub fn wants_terminal(bundle: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Where a process's pty master goes: the client's `--console-socket`, or — when `berth`
+/// stays in the foreground and the process wants a terminal — a relay of our own, whose
+/// master [`receive_master`] collects once the process is set up.
+pub fn console(
+    socket: Option<&Path>,
+    relay_terminal: bool,
+) -> anyhow::Result<(libcontainer::Console, Option<TerminalRelay>)> {
+    if let Some(path) = socket {
+        return Ok((libcontainer::Console::Socket(path.to_path_buf()), None));
+    }
+    if !relay_terminal {
+        return Ok((libcontainer::Console::None, None));
+    }
+    let relay = TerminalRelay::new()?;
+    Ok((libcontainer::Console::Fd(relay.child_end()?), Some(relay)))
+}
+
+/// The pty master of a relay made by [`console`], if one was made.
+pub fn receive_master(relay: Option<TerminalRelay>) -> anyhow::Result<Option<OwnedFd>> {
+    relay.map(TerminalRelay::receive_master).transpose()
+}
+
 /// The receiving end for a pty master when `berth` itself relays the terminal.
 pub struct TerminalRelay {
     ours: OwnedFd,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use libcontainer::oci_spec::runtime::{Capability, Process};
-use libcontainer::{Console, ExecOptions};
+use libcontainer::ExecOptions;
 
 use crate::{foreground, Globals};
 
@@ -63,16 +63,7 @@ pub fn run(g: &Globals, a: &ExecArgs) -> anyhow::Result<i32> {
     let container = super::load(&g.root, &a.id)?;
     let process = build_process(&container, a)?;
     let terminal = process.terminal() == Some(true);
-    let relay = if terminal && a.console_socket.is_none() && !a.detach {
-        Some(foreground::TerminalRelay::new()?)
-    } else {
-        None
-    };
-    let console = match (&a.console_socket, &relay) {
-        (Some(path), _) => Console::Socket(path.clone()),
-        (None, Some(relay)) => Console::Fd(relay.child_end()?),
-        (None, None) => Console::None,
-    };
+    let (console, relay) = foreground::console(a.console_socket.as_deref(), terminal && !a.detach)?;
     let opts = ExecOptions {
         process,
         console,
@@ -82,10 +73,7 @@ pub fn run(g: &Globals, a: &ExecArgs) -> anyhow::Result<i32> {
         ..Default::default()
     };
     let pid = container.exec(opts).context("exec failed")?;
-    let pty = match relay {
-        Some(relay) => Some(relay.receive_master()?),
-        None => None,
-    };
+    let pty = foreground::receive_master(relay)?;
     if a.detach {
         return Ok(0);
     }

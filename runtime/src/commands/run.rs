@@ -2,7 +2,6 @@
 //! terminal) until it exits, then delete it and exit with its status.
 
 use anyhow::Context;
-use libcontainer::Console;
 
 use super::create::{create, CreateArgs};
 use crate::{foreground, Globals};
@@ -24,24 +23,12 @@ pub fn run(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
 }
 
 fn run_container(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
-    let relay = if a.create.console_socket.is_none()
+    let relay_terminal = a.create.console_socket.is_none()
         && !a.detach
-        && foreground::wants_terminal(&a.create.bundle)
-    {
-        Some(foreground::TerminalRelay::new()?)
-    } else {
-        None
-    };
-    let console = match (&a.create.console_socket, &relay) {
-        (Some(path), _) => Console::Socket(path.clone()),
-        (None, Some(relay)) => Console::Fd(relay.child_end()?),
-        (None, None) => Console::None,
-    };
+        && foreground::wants_terminal(&a.create.bundle);
+    let (console, relay) = foreground::console(a.create.console_socket.as_deref(), relay_terminal)?;
     let mut container = create(g, &a.create, console)?;
-    let pty = match relay {
-        Some(relay) => Some(relay.receive_master()?),
-        None => None,
-    };
+    let pty = foreground::receive_master(relay)?;
     let notify = super::create::bind_notify(&container)?;
     if let Err(e) = container.start() {
         let _ = container.delete(true);
