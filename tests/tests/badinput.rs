@@ -186,6 +186,26 @@ runtime_test!(negative_memory_limit, |rt| {
     assert_clean(rt, &b);
 });
 
+runtime_test!(hugepage_size_that_is_not_a_size, |rt| {
+    // The page size names a cgroup file (hugetlb.<size>.max). runc 1.1.5 pastes it in and
+    // fails when the file is missing; berth refuses anything but <n>KB|MB|GB up front.
+    for size in ["../../x", "2XB", "2MB/../../cgroup.procs"] {
+        let mut b = Bundle::new();
+        b.args(&["true"]);
+        b.set(
+            "linux.resources",
+            json!({"hugepageLimits": [{"pageSize": size, "limit": 4194304}]}),
+        );
+        let m = refused(rt, &b, &[]);
+        if !rt.is_runc() {
+            assert!(
+                m.contains("linux.resources.hugepageLimits[0].pageSize"),
+                "{m}"
+            );
+        }
+    }
+});
+
 runtime_test!(negative_rlimit_is_refused, |rt| {
     let mut b = Bundle::new();
     b.set(

@@ -62,7 +62,7 @@ pub(crate) fn apply(
     if let Some(limits) = r.hugepage_limits().as_ref().filter(|l| !l.is_empty()) {
         let dir = need(hs, "hugetlb", "hugetlb")?;
         for l in limits {
-            let file = format!("hugetlb.{}.limit_in_bytes", l.page_size());
+            let file = super::hugetlb_file(l.page_size(), "limit_in_bytes")?;
             set::write(dir, &file, &l.limit().to_string())?;
         }
     }

@@ -33,7 +33,7 @@ pub(crate) fn apply(
         io(dir, b)?;
     }
     for l in r.hugepage_limits().iter().flatten() {
-        let file = format!("hugetlb.{}.max", l.page_size());
+        let file = super::hugetlb_file(l.page_size(), "max")?;
         set::write(dir, &file, &l.limit().to_string())?;
     }
     if let Some(n) = r.network() {

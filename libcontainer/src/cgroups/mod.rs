@@ -333,6 +333,26 @@ impl Cgroup {
     }
 }
 
+/// Whether `size` is a hugepage size as the kernel names hugetlb files: a positive
+/// decimal number and `KB`, `MB` or `GB` (`2MB`, `1GB`, `64KB`). It becomes part of a
+/// cgroup file name, so nothing else is let through.
+pub(crate) fn valid_hugepage_size(size: &str) -> bool {
+    let Some(n) = ["KB", "MB", "GB"].iter().find_map(|u| size.strip_suffix(u)) else {
+        return false;
+    };
+    !n.is_empty() && n.len() <= 20 && !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The hugetlb file for one limit, or an error naming the bad page size.
+pub(crate) fn hugetlb_file(page_size: &str, suffix: &str) -> Result<String, CgroupError> {
+    if !valid_hugepage_size(page_size) {
+        return Err(CgroupError::Resource(format!(
+            "hugepageLimits pageSize {page_size:?}: must be a number followed by KB, MB or GB"
+        )));
+    }
+    Ok(format!("hugetlb.{page_size}.{suffix}"))
+}
+
 /// One `rdma.max` line: `mlx4_0 hca_handle=2 hca_object=max`.
 pub(crate) fn rdma_line(device: &str, limit: &LinuxRdma) -> String {
     let v = |n: Option<u32>| n.map_or("max".to_string(), |n| n.to_string());

@@ -258,3 +258,21 @@ fn error_texts_name_path_and_cause() {
     let e = Cgroup::resolve(Some(Path::new("system.slice:docker:abc")), "x").unwrap_err();
     assert!(e.to_string().contains("system.slice:docker:abc"), "{e}");
 }
+
+#[test]
+fn hugepage_sizes_are_checked_before_they_name_a_file() {
+    for good in ["2MB", "1GB", "64KB", "16384KB"] {
+        assert!(valid_hugepage_size(good), "{good}");
+        assert_eq!(
+            hugetlb_file(good, "max").unwrap(),
+            format!("hugetlb.{good}.max")
+        );
+    }
+    for bad in [
+        "", "MB", "2mb", "2 MB", "02MB", "2MB/../x", "../2MB", "2TB", "-2MB", "2",
+    ] {
+        assert!(!valid_hugepage_size(bad), "{bad:?}");
+        let err = hugetlb_file(bad, "max").unwrap_err().to_string();
+        assert!(err.contains("pageSize") && !err.contains('\n'), "{err}");
+    }
+}

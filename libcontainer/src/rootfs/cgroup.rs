@@ -16,9 +16,9 @@ use nix::mount::MsFlags;
 
 use super::mount_options::MountOptions;
 use super::mounts::{apply_propagation, sys_mount, MountCtx};
-use super::secure_join::Create;
+use super::secure_join::{normalize, Create};
 use super::RootfsError;
-use crate::mountinfo::{parse_mountinfo, parse_proc_cgroup, CgroupLine, MountInfo};
+use crate::mountinfo::{parse_proc_cgroup, CgroupLine, MountInfo};
 
 const TMPFS_FLAGS: MsFlags = MsFlags::MS_NOSUID
     .union(MsFlags::MS_NODEV)
@@ -31,8 +31,12 @@ pub(crate) fn mount_cgroup(
 ) -> Result<(), RootfsError> {
     // The host's hierarchies only: copies already bound into the rootfs (an rbind of the
     // host's /sys, say) are not sources.
-    let mut mounts = parse_mountinfo(&read("/proc/self/mountinfo")?);
-    mounts.retain(|m| !m.mount_point.starts_with(ctx.rootfs));
+    let mounts: Vec<MountInfo> = ctx
+        .host_mounts
+        .iter()
+        .filter(|m| !m.mount_point.starts_with(ctx.rootfs))
+        .cloned()
+        .collect();
     let v1: Vec<&MountInfo> = mounts.iter().filter(|m| m.fs_type == "cgroup").collect();
     let flags = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let procs = parse_proc_cgroup(&read("/proc/self/cgroup")?);
@@ -51,6 +55,8 @@ pub(crate) fn mount_cgroup(
     )?;
     drop(target);
     apply_propagation(ctx, dest, &opts.propagation)?;
+    // The tmpfs just mounted; binds and mounts below go into its subdirectories.
+    let dir = ctx.open(dest, Create::Nothing)?;
 
     for m in v1 {
         let Some(name) = m.mount_point.file_name() else {
@@ -58,6 +64,18 @@ pub(crate) fn mount_cgroup(
         };
         let sub = dest.join(name);
         let controllers = m.cgroup_controllers();
+        // Made in the fresh tmpfs (no symlink can be there yet), so the lookup below
+        // finds it at once instead of probing for the missing component.
+        match nix::sys::stat::mkdirat(&dir, name, nix::sys::stat::Mode::from_bits_truncate(0o755)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => {
+                return Err(RootfsError::path(
+                    "mkdir",
+                    ctx.rootfs.join(normalize(&sub)),
+                    e,
+                ))
+            }
+        }
         if ctx.cgroupns {
             let target = ctx.open(&sub, Create::Dir)?;
             let data = controllers.join(",");
@@ -83,7 +101,6 @@ pub(crate) fn mount_cgroup(
             };
             super::mounts::bind(ctx, &src, &sub, &bind)?;
         }
-        let dir = ctx.open(dest, Create::Nothing)?;
         for c in &controllers {
             if c.starts_with("name=") || Path::new(c) == Path::new(name) {
                 continue;

@@ -12,6 +12,7 @@ use super::mount_options::MountOptions;
 use super::secure_join::{normalize, open_in_root, proc_fd_path, Create};
 use super::RootfsError;
 use super::{cgroup, idmap};
+use crate::mountinfo::MountInfo;
 
 /// Flags the kernel locks on a mount made in a more privileged mount namespace; a
 /// remount from a user namespace must keep them.
@@ -30,6 +31,8 @@ pub(crate) struct MountCtx<'a> {
     pub rootfs: &'a Path,
     pub in_user_ns: bool,
     pub cgroupns: bool,
+    /// `/proc/self/mountinfo` as read at the start of `prepare` (the host's mounts).
+    pub host_mounts: &'a [MountInfo],
 }
 
 impl MountCtx<'_> {

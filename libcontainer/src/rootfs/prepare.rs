@@ -10,7 +10,7 @@ use super::mount_options::propagation_flags;
 use super::mounts::{mount_entry, mount_path, MountCtx};
 use super::secure_join::open_root;
 use super::{devices, RootfsError, RootfsOptions};
-use crate::mountinfo::parse_mountinfo;
+use crate::mountinfo::{parse_mountinfo, MountInfo};
 
 /// Called in the container's init, inside its new mount namespace (and user namespace,
 /// maps written), before [`enter`](super::enter). `rootfs` is absolute and canonical.
@@ -20,7 +20,13 @@ pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<(), R
         None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
     };
     mount_path(None, Path::new("/"), None, propagation, None)?;
-    make_parent_private(rootfs)?;
+    // Read once: the parent mount of the rootfs here, the host's cgroup hierarchies in
+    // `cgroup.rs` (mounts made below are all under the rootfs, which it skips anyway).
+    let host_mounts = parse_mountinfo(
+        &std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| RootfsError::path("read", "/proc/self/mountinfo", e))?,
+    );
+    make_parent_private(rootfs, &host_mounts)?;
     mount_path(
         Some(rootfs),
         rootfs,
@@ -35,6 +41,7 @@ pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<(), R
         rootfs,
         in_user_ns: opts.in_user_ns,
         cgroupns: has_namespace(spec, LinuxNamespaceType::Cgroup),
+        host_mounts: &host_mounts,
     };
     for (index, m) in spec.mounts().iter().flatten().enumerate() {
         let tree = opts.idmapped.and_then(|i| i.get(index));
@@ -71,25 +78,17 @@ fn has_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
 }
 
 /// pivot_root refuses a new root whose parent mount is shared: make that mount private.
-fn make_parent_private(rootfs: &Path) -> Result<(), RootfsError> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| RootfsError::path("read", "/proc/self/mountinfo", e))?;
-    let mounts = parse_mountinfo(&text);
+fn make_parent_private(rootfs: &Path, mounts: &[MountInfo]) -> Result<(), RootfsError> {
     // The last (topmost) of the longest mount points containing rootfs.
     let parent = mounts
         .iter()
         .filter(|m| rootfs.starts_with(&m.mount_point))
-        .fold(
-            None,
-            |best: Option<&crate::mountinfo::MountInfo>, m| match best {
+        .fold(None, |best: Option<&MountInfo>, m| match best {
+            Some(b) if b.mount_point.components().count() > m.mount_point.components().count() => {
                 Some(b)
-                    if b.mount_point.components().count() > m.mount_point.components().count() =>
-                {
-                    Some(b)
-                }
-                _ => Some(m),
-            },
-        );
+            }
+            _ => Some(m),
+        });
     match parent {
         Some(p) if p.is_shared() => {
             mount_path(None, &p.mount_point, None, MsFlags::MS_PRIVATE, None)

@@ -108,6 +108,21 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), SpecError> {
                 validate_sysctl(key, &has)?;
             }
         }
+        let hugepages = linux
+            .resources()
+            .as_ref()
+            .and_then(|r| r.hugepage_limits().as_ref());
+        for (i, l) in hugepages.into_iter().flatten().enumerate() {
+            if !crate::cgroups::valid_hugepage_size(l.page_size()) {
+                return Err(SpecError::invalid(
+                    format!("linux.resources.hugepageLimits[{i}].pageSize"),
+                    format!(
+                        "invalid page size {:?}: must be a number followed by KB, MB or GB",
+                        l.page_size()
+                    ),
+                ));
+            }
+        }
         if let Some(offsets) = linux.time_offsets() {
             if !offsets.is_empty() && !has_new(LinuxNamespaceType::Time) {
                 return Err(SpecError::invalid(
