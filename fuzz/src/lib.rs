@@ -18,6 +18,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("seccomp", seccomp),
     ("state", state),
     ("image", image),
+    ("dockerfile", dockerfile),
 ];
 
 /// `config.json`: parse, validate, namespaces, seccomp, device cgroup program.
@@ -59,6 +60,22 @@ pub fn image(data: &[u8]) -> bool {
     let group = parts.next().unwrap_or_default();
     ok |= berth_image::bundle::user::resolve_from(first, passwd, group).is_ok();
     ok
+}
+
+/// A Dockerfile (`berth-image build`): directives, continuations, heredocs, flags,
+/// JSON vs shell form; then what the parser offers on each instruction.
+pub fn dockerfile(data: &[u8]) -> bool {
+    use berth_image::build::parser;
+    let text = String::from_utf8_lossy(data);
+    let _ = parser::parse_json_array(&text);
+    let _ = parser::heredoc_markers(&text);
+    let Ok(file) = parser::parse("Dockerfile", &text) else {
+        return false;
+    };
+    for ins in &file.instructions {
+        let _ = ins.text();
+    }
+    true
 }
 
 /// Files of `dir` (a corpus or regression directory), sorted by name; none if missing.

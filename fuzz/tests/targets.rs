@@ -106,3 +106,8 @@ fn state() {
 fn image() {
     fuzz("image");
 }
+
+#[test]
+fn dockerfile() {
+    fuzz("dockerfile");
+}
