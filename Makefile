@@ -84,14 +84,25 @@ clients: packages-clients build
 # churn of CHURN containers and the 65,536-mount run. Prints executions, leak counts, times.
 FUZZ_SECONDS ?= 60
 CHURN ?= 1000
-FUZZ_TARGETS := config process seccomp state image
+FUZZ_TARGETS := config process seccomp state image dockerfile
 
 fuzz:
 	cd fuzz && FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release --target-dir ../target -- --nocapture --test-threads=1
 
-fuzz-libfuzzer:
+# libFuzzer runs need cargo-fuzz and a nightly toolchain; cargo-fuzz is installed into
+# target/tools (pinned, --locked) on first use, so every machine runs the same one.
+# New inputs go to target/fuzz-corpus/<target>/ (corpus/<target>/ is the seed, kept
+# small in git); crashers land in fuzz/artifacts/<target>/.
+CARGO_FUZZ_VERSION := 0.13.2
+CARGO_FUZZ := $(CURDIR)/target/tools/bin/cargo-fuzz
+
+$(CARGO_FUZZ):
+	$(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root $(CURDIR)/target/tools
+
+fuzz-libfuzzer: $(CARGO_FUZZ)
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
-		$(CARGO) +nightly fuzz run --features libfuzzer $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+		mkdir -p ../target/fuzz-corpus/$$t && \
+		PATH=$(dir $(CARGO_FUZZ)):$$PATH $(CARGO) +nightly fuzz run --features libfuzzer $$t ../target/fuzz-corpus/$$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
 
 reliability: packages-test build fuzz
