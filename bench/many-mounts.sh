@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Time `create` + `delete` of a container with N bind mounts, under each runtime given.
-# Usage: bench/many-mounts.sh N RUNTIME...   (e.g. bench/many-mounts.sh 1000 runc
-#        target/x86_64-unknown-linux-gnu/release/berth). Root only.
+# `run` (create, start, /bin/true, delete) of a container with N bind mounts, under each
+# runtime given, interleaved, ROUNDS times (default 5); prints the median wall time and
+# the median cpu (user+sys of the runtime and the children it reaped: the container's
+# init does the mounts).
+# Usage: [ROUNDS=5] bench/many-mounts.sh N RUNTIME...   e.g. bench/many-mounts.sh 1000 runc
+#        target/x86_64-unknown-linux-gnu/release/berth. Root only.
 # The bundle is scripts/make-bundle.sh's busybox with N binds of /dev/null at /tmp/mI
 # (as tests/tests/reliability.rs mounts_65536); state roots and bundle are removed at exit.
 set -euo pipefail
 n=${1:?usage: many-mounts.sh N RUNTIME...}; shift
 [ $# -gt 0 ] || { echo "many-mounts: name at least one runtime" >&2; exit 1; }
+rounds=${ROUNDS:-5}
 here=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d /tmp/berth-many-mounts.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
@@ -20,18 +24,25 @@ c["mounts"] += [{"destination": f"/tmp/m{i}", "type": "bind", "source": "/dev/nu
                  "options": ["bind"]} for i in range(n)]
 json.dump(c, open(path, "w"))
 PY
-for rt in "$@"; do
-    root=$tmp/root-$(basename "$rt")
-    id=mm-$$-$(basename "$rt")
-    start=$(date +%s.%N)
-    if "$rt" --root "$root" create --bundle "$tmp/bundle" "$id" >/dev/null 2>"$tmp/err"; then
-        result=ok
-    else
-        result="failed: $(tail -1 "$tmp/err")"
-    fi
-    mid=$(date +%s.%N)
-    "$rt" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
-    end=$(date +%s.%N)
-    printf '%-50s %6d mounts: create %7.3f s, delete %6.3f s (%s)\n' "$rt" "$n" \
-        "$(echo "$mid - $start" | bc)" "$(echo "$end - $mid" | bc)" "$result"
+for r in $(seq "$rounds"); do
+    for rt in "$@"; do
+        id=mm-$$-$r-$(basename "$rt")
+        if ! /usr/bin/time -f "%e %U %S" -o "$tmp/t" \
+            "$rt" --root "$tmp/root-$(basename "$rt")" run --bundle "$tmp/bundle" "$id" \
+            >/dev/null 2>"$tmp/err"; then
+            echo "$rt: run failed: $(tail -1 "$tmp/err")" >&2
+        fi
+        read -r wall user sys <"$tmp/t"
+        echo "$rt $wall $(echo "$user + $sys" | bc)" >>"$tmp/results"
+    done
 done
+python3 - "$tmp/results" "$n" "$@" <<'PY'
+import statistics, sys
+path, n, runtimes = sys.argv[1], sys.argv[2], sys.argv[3:]
+rows = [l.split() for l in open(path)]
+for rt in runtimes:
+    wall = [float(r[1]) for r in rows if r[0] == rt]
+    cpu = [float(r[2]) for r in rows if r[0] == rt]
+    print(f"{rt:<50} {n:>6} mounts: run wall {statistics.median(wall):6.3f} s, "
+          f"cpu {statistics.median(cpu):6.3f} s (median of {len(wall)})")
+PY
