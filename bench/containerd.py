@@ -6,6 +6,10 @@ markdown section on stdout. When our shim is missing or cannot run a container, 
 column says why and the runc-v2 figures are still printed.
 
 Usage: containerd.py WORKDIR ROOTFS SHIM_DIR [RUNS]
+
+EXTRA_SHIMS="name=/path/to/containerd-shim-berth-v2 ..." adds a column per older build
+of our shim (A/B): each is linked as containerd-shim-<name>-v2 into WORKDIR and run as
+runtime io.containerd.<name>.v2 (name: lowercase letters only).
 """
 
 import hashlib
@@ -80,6 +84,17 @@ def status_of(pid):
     return out
 
 
+def smaps_rollup(pid):
+    """kB fields of /proc/PID/smaps_rollup (Pss, Private_Dirty, ...)."""
+    out = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if v.strip().endswith("kB"):
+                out[k] = int(v.split()[0])
+    return out
+
+
 def main():
     work, rootfs, shim_dir = sys.argv[1:4]
     runs = int(sys.argv[4]) if len(sys.argv) > 4 else 10
@@ -99,7 +114,18 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [debug]
   address = "{base}/debug.sock"
 """)
-    env = dict(os.environ, PATH=f"{shim_dir}:{os.environ.get('PATH', '')}")
+    extra = {}
+    extra_dir = os.path.join(base, "shims")
+    os.makedirs(extra_dir, exist_ok=True)
+    for spec in os.environ.get("EXTRA_SHIMS", "").split():
+        name, _, path = spec.partition("=")
+        link = os.path.join(extra_dir, f"containerd-shim-{name}-v2")
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(os.path.abspath(path), link)
+        extra[name] = f"io.containerd.{name}.v2"
+    env = dict(os.environ,
+               PATH=f"{shim_dir}:{extra_dir}:{os.environ.get('PATH', '')}")
     log = open(os.path.join(base, "containerd.log"), "w")
     daemon = subprocess.Popen(["containerd", "--config", cfg], stdout=log, stderr=log, env=env)
 
@@ -120,7 +146,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         make_image(rootfs, archive)
         ctr("images", "import", archive)
 
-        shims = {"runc-v2": "io.containerd.runc.v2", "berth": "io.containerd.berth.v2"}
+        shims = {"runc-v2": "io.containerd.runc.v2", "berth": "io.containerd.berth.v2",
+                 **extra}
         ok, why = {}, {}
         for name, rt in shims.items():
             binary = "containerd-shim-" + rt.split(".", 2)[2].replace(".", "-")
@@ -169,7 +196,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
             task_pid = int(ctr("task", "ls").stdout.split(cid, 1)[1].split()[0])
             shim_pid = int(status_of(task_pid)["PPid"])
             st = status_of(shim_pid)
-            idle[n] = (st["VmRSS"], st["Threads"])
+            rollup = smaps_rollup(shim_pid)
+            idle[n] = (st["VmRSS"], st["Threads"], rollup.get("Pss", 0),
+                       rollup.get("Private_Clean", 0) + rollup.get("Private_Dirty", 0))
             ctr("task", "kill", "-s", "KILL", cid)
             time.sleep(0.2)
             ctr("task", "delete", cid, check=False)
@@ -183,7 +212,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         med = statistics.median
         print(f"\n## containerd (`ctr run --rm`, {runs} interleaved runs, medians)\n")
         print("| | " + " | ".join(shims) + " | berth/runc-v2 |")
-        print("|---|---|---|---|")
+        print("|---" * (len(shims) + 2) + "|")
 
         def row(label, f):
             cells = [f(n) if n in live else "—" for n in shims]
@@ -208,6 +237,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
                lambda x: f"{x * 1000:.0f} ms")
         metric("ctr cpu", lambda n: med(ctr_cpu[n]), lambda x: f"{x * 1000:.0f} ms")
         metric("idle shim RSS", lambda n: int(idle[n][0].split()[0]),
+               lambda x: f"{x / 1024:.1f} MiB")
+        metric("idle shim PSS", lambda n: idle[n][2], lambda x: f"{x / 1024:.1f} MiB")
+        metric("idle shim private (clean+dirty)", lambda n: idle[n][3],
                lambda x: f"{x / 1024:.1f} MiB")
         metric("idle shim threads", lambda n: int(idle[n][1]), str)
         print(f"\n`ctr version` alone: {ctr_alone * 1000:.0f} ms wall.")
