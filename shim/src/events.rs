@@ -363,6 +363,90 @@ mod tests {
     use containerd_shim_protos::events::task::{TaskExit, TaskOOM};
     use protobuf::MessageFull;
 
+    /// Reads one ttrpc frame off a blocking stream: (stream id, type, payload).
+    fn read_frame(s: &mut std::os::unix::net::UnixStream) -> (u32, u8, Vec<u8>) {
+        use std::io::Read;
+        let mut header = [0u8; 10];
+        s.read_exact(&mut header).unwrap();
+        let len = u32::from_be_bytes(header[..4].try_into().unwrap()) as usize;
+        let mut payload = vec![0; len];
+        s.read_exact(&mut payload).unwrap();
+        let id = u32::from_be_bytes(header[4..8].try_into().unwrap());
+        (id, header[8], payload)
+    }
+
+    #[test]
+    fn events_are_forwarded_one_at_a_time_in_order() {
+        use containerd_shim_protos::shim::events::ForwardRequest;
+        use protobuf::Message;
+        use std::io::Write;
+
+        let dir = std::env::temp_dir().join(format!("berth-shim-fwd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ttrpc.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let mut p = super::Publisher::new(
+            Some(format!("unix://{}", path.display())),
+            "/nonexistent/containerd".into(),
+            String::new(),
+            "k8s.io".into(),
+        );
+        let mut exit = TaskExit::new();
+        exit.container_id = "c1".into();
+        p.publish("/tasks/exit", &exit);
+        p.publish("/tasks/oom", &TaskOOM::new());
+        let (mut server, _) = listener.accept().unwrap();
+
+        let (id, kind, payload) = read_frame(&mut server);
+        assert_eq!((id % 2, kind), (1, crate::wire::TYPE_REQUEST));
+        let req = ttrpc::Request::parse_from_bytes(&payload).unwrap();
+        assert_eq!(req.service, "containerd.services.events.ttrpc.v1.Events");
+        assert_eq!(req.method, "Forward");
+        let fwd = ForwardRequest::parse_from_bytes(&req.payload).unwrap();
+        assert_eq!(fwd.envelope.topic, "/tasks/exit");
+        assert_eq!(fwd.envelope.namespace, "k8s.io");
+        assert_eq!(fwd.envelope.event.type_url, "containerd.events.TaskExit");
+        let sent = TaskExit::parse_from_bytes(&fwd.envelope.event.value).unwrap();
+        assert_eq!(sent.container_id, "c1");
+        // The second event waits for the first one's answer.
+        assert!(!p.idle());
+        assert!(p.poll_fd().is_some());
+
+        let answer = crate::wire::ok_response(Vec::new())
+            .write_to_bytes()
+            .unwrap();
+        server
+            .write_all(&crate::wire::frame(id, crate::wire::TYPE_RESPONSE, &answer))
+            .unwrap();
+        p.readable();
+        let (id2, _, payload) = read_frame(&mut server);
+        assert_ne!(id2, id);
+        let req = ttrpc::Request::parse_from_bytes(&payload).unwrap();
+        let fwd = ForwardRequest::parse_from_bytes(&req.payload).unwrap();
+        assert_eq!(fwd.envelope.topic, "/tasks/oom");
+
+        // containerd goes away with the answer outstanding: the event is sent again on
+        // a new connection.
+        drop(server);
+        p.readable();
+        let (mut server, _) = listener.accept().unwrap();
+        let (id3, _, payload) = read_frame(&mut server);
+        let req = ttrpc::Request::parse_from_bytes(&payload).unwrap();
+        let fwd = ForwardRequest::parse_from_bytes(&req.payload).unwrap();
+        assert_eq!(fwd.envelope.topic, "/tasks/oom");
+        server
+            .write_all(&crate::wire::frame(
+                id3,
+                crate::wire::TYPE_RESPONSE,
+                &answer,
+            ))
+            .unwrap();
+        p.readable();
+        assert!(p.idle());
+        assert!(p.poll_fd().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn type_urls_are_the_full_proto_names() {
         assert_eq!(
