@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Churn through the Berth shim under a private containerd: CHURN containers (default 20)
+# Churn through the Berth shim under a private containerd: SHIM_CHURN containers (default 20)
 # run, exec'd into, killed and deleted, 2 at a time, all in one pod group so one
 # long-running shim serves them all (an anchor container keeps it alive). Before and
 # after (after a warm-up container): the shim's open fds, threads and children, and, for
 # this run only, mounts, cgroup dirs, live container processes, libcontainer state
 # entries and bundles must be equal; the shim's RSS and MemAvailable are reported.
-# Usage: CHURN=1000 integration/containerd-churn.sh [DIR holding containerd-shim-berth-v2]
+# Usage: SHIM_CHURN=1000 integration/containerd-churn.sh [DIR holding containerd-shim-berth-v2]
 # Prints "N passed, N failed"; exits non-zero on any failure. Needs root.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,7 +16,7 @@ command -v containerd >/dev/null || { echo "containerd not installed" >&2; exit 
 source "$here/containerd-lib.sh"
 trap ct_cleanup EXIT
 
-CHURN=${CHURN:-20}
+CHURN=${SHIM_CHURN:-20}
 R=(--runtime io.containerd.berth.v2)
 IMG=docker.io/library/busybox:latest
 S=$$
@@ -103,6 +103,7 @@ check "counts equal before and after (shim fds, threads, children, mounts, cgrou
 same_shim() { [ "$(t task exec --exec-id last $ANCHOR echo alive)" = alive ]; }
 check "the shim still serves its anchor" same_shim
 
+shim=$(shim_pid)
 t task kill -s SIGKILL $ANCHOR >/dev/null
 for _ in $(seq 100); do t task rm $ANCHOR >/dev/null 2>&1 && break; sleep 0.05; done
 t container rm $ANCHOR >/dev/null 2>&1
@@ -117,6 +118,16 @@ gone() {
     return 1
 }
 check "the last container's delete ends the shim and leaves nothing" gone
+# The shim exits once it has published its queued events (one publisher process at a time).
+shim_exits() {
+    local t0=$SECONDS
+    for _ in $(seq 1200); do
+        kill -0 "$shim" 2>/dev/null || { echo "shim exited $((SECONDS - t0)) s after its last task was deleted"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+check "the shim exits" shim_exits
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -91,6 +91,13 @@ fault_case() { # step
     operate "$step" "$id" "$id" || { disarm; return 1; }
     disarm
     recover_clean "$id" "$id" || return 1
+    case $step in # a task containerd knew of: it publishes the exit for the dead shim
+        shim-started | shim-exec-* | shim-killed)
+            grep -q "/tasks/exit .*\"$id\"" "$CT_DIR/events.log" || {
+                echo "    no /tasks/exit event for $id" >&2
+                return 1
+            } ;;
+    esac
     [ "$(t run --rm "${R[@]}" $IMG "$id" echo again 2>&1)" = again ] || {
         echo "    a new task $id does not run" >&2
         return 1
@@ -100,6 +107,8 @@ fault_case() { # step
 
 ct_start || exit 1
 ct_import_busybox || exit 1
+ctr -a "$CT_SOCK" events >"$CT_DIR/events.log" 2>&1 &
+events=$!
 
 started=$SECONDS
 for step in ${STEPS:-shim-mounted reserved state cgroup spawned ready written shim-created \
@@ -135,5 +144,7 @@ else
     fail=$((fail + 1)); echo "FAIL shim of a pod killed: both containers cleaned"
 fi
 
+kill $events 2>/dev/null
+wait $events 2>/dev/null
 echo "$pass passed, $fail failed in $((SECONDS - started)) s"
 [ "$fail" -eq 0 ]
