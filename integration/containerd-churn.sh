@@ -41,9 +41,9 @@ life() { # id
     t container rm "$id" >/dev/null 2>&1 || echo "$id: rm failed" >&2
 }
 
-worker() { # first step
+worker() { # first last step
     local i
-    for ((i = $1; i <= CHURN; i += $2)); do life c-ch-$S-$i; done
+    for ((i = $1; i <= $2; i += $3)); do life c-ch-$S-$i; done
 }
 
 shim_pid() { cat "$(ct_bundle $ANCHOR)/shim.pid"; }
@@ -66,8 +66,11 @@ footprint() {
         "state_entries=$(ls "$(ct_state_root)" | wc -l)" \
         "bundles=$(ls "$(ct_bundle '')" | wc -l)"
 }
-memory() { # shim RSS and the machine's MemAvailable, in KiB
-    echo "shim_rss=$(status_kb "$(shim_pid)" VmRSS) mem_available=$(awk '$1 == "MemAvailable:" {print $2}' /proc/meminfo)"
+memory() { # shim RSS (anonymous: heap, stacks; file: binary and libc pages) and the machine's MemAvailable, in KiB
+    local pid
+    pid=$(shim_pid)
+    echo "shim_rss=$(status_kb "$pid" VmRSS) shim_rss_anon=$(status_kb "$pid" RssAnon)" \
+        "shim_rss_file=$(status_kb "$pid" RssFile) mem_available=$(awk '$1 == "MemAvailable:" {print $2}' /proc/meminfo)"
 }
 
 ct_start || exit 1
@@ -75,30 +78,34 @@ ct_import_busybox || exit 1
 t run -d "${ANN[@]}" "${R[@]}" $IMG $ANCHOR sleep 100000 >/dev/null || exit 1
 life c-ch-$S-0 2>/dev/null # warm-up: the shim's heap and caches settle
 before=$(footprint) mem_before=$(memory)
-started=$SECONDS
-worker 1 2 2>"$CT_DIR/errors.1" &
-w1=$!
-worker 2 2 2>"$CT_DIR/errors.2" &
-w2=$!
-wait $w1 $w2
-took=$((SECONDS - started))
-# Events go out through one `containerd publish` child at a time: wait until the queue
-# has drained (no publisher for a second) before counting.
 publishing() { grep -qs "^PPid:[[:space:]]*$(shim_pid)\$" $(grep -ls '^Name:[[:space:]]*containerd$' /proc/[0-9]*/status 2>/dev/null) /dev/null; }
-drain_started=$SECONDS quiet=0
-while [ $quiet -lt 10 ] && [ $((SECONDS - drain_started)) -lt 600 ]; do
-    if publishing; then quiet=0; else quiet=$((quiet + 1)); fi
-    sleep 0.1
+# SHIM_CHURN_ROUNDS (default 1) repeats the churn with fresh ids, reporting memory after
+# each: growth that stops after the first round is a high-water mark, not a leak.
+for ((round = 1; round <= ${SHIM_CHURN_ROUNDS:-1}; round++)); do
+    started=$SECONDS
+    worker $((1 + (round - 1) * CHURN)) $((round * CHURN)) 2 2>>"$CT_DIR/errors.1" &
+    w1=$!
+    worker $((2 + (round - 1) * CHURN)) $((round * CHURN)) 2 2>>"$CT_DIR/errors.2" &
+    w2=$!
+    wait $w1 $w2
+    took=$((SECONDS - started))
+    # Events go out through one `containerd publish` child at a time: wait until the
+    # queue has drained (no publisher for a second) before counting.
+    drain_started=$SECONDS quiet=0
+    while [ $quiet -lt 10 ] && [ $((SECONDS - drain_started)) -lt 600 ]; do
+        if publishing; then quiet=0; else quiet=$((quiet + 1)); fi
+        sleep 0.1
+    done
+    drained=$((SECONDS - drain_started))
+    # Events are published by short-lived children of the shim: let the last ones finish.
+    for _ in $(seq 50); do
+        after=$(footprint)
+        [ "$after" = "$before" ] && break
+        sleep 0.1
+    done
+    mem_after=$(memory)
+    echo "churn: $CHURN containers through one shim in $took s, 2 at a time; its event queue drained $drained s later; $mem_after"
 done
-drained=$((SECONDS - drain_started))
-# Events are published by short-lived children of the shim: let the last ones finish.
-for _ in $(seq 50); do
-    after=$(footprint)
-    [ "$after" = "$before" ] && break
-    sleep 0.1
-done
-mem_after=$(memory)
-echo "churn: $CHURN containers through one shim in $took s, 2 at a time; its event queue drained $drained s later"
 echo " before: $before $mem_before"
 echo " after:  $after $mem_after"
 
