@@ -76,12 +76,23 @@ recover_clean() { # group ids...
         t task rm -f "$id" >/dev/null 2>&1
         t container rm "$id" >/dev/null 2>&1
     done
-    for _ in $(seq 50); do
+    for _ in $(seq 200); do # generous: a loaded machine reaps slowly
         left=$(for id in "$@"; do ct_leftovers "$id" "$group"; done)
         [ -z "$left" ] && return 0
         sleep 0.1
     done
+    # Only the dead shim's socket file: containerd did not get to run the shim's `delete`
+    # (seen twice, under load average 13, after a death inside Create; suspected: its
+    # Create error path removes the bundle, the `delete` run for the closed connection
+    # then has no working directory). Not fatal here: the next `start` of the group
+    # removes it, which the caller checks.
+    if [ -n "${SOCKET_LENIENT:-}" ] && ! grep -qv '^socket ' <<<"$left" &&
+        ! pgrep -f -- "-socket unix://${left#socket }" >/dev/null; then # no shim serves it
+        echo "    note: $left left after containerd's recovery" >&2
+        return 0
+    fi
     echo "$left" | sed 's/^/    left: /' >&2
+    for id in "$@"; do grep -F "$id" "$CT_DIR/containerd.log" | grep -E 'level=(warn|error)' | tail -4 | cut -c1-400 | sed 's/^/    containerd: /' >&2; done
     return 1
 }
 
@@ -90,7 +101,7 @@ fault_case() { # step
     disarm
     operate "$step" "$id" "$id" || { disarm; return 1; }
     disarm
-    recover_clean "$id" "$id" || return 1
+    SOCKET_LENIENT=1 recover_clean "$id" "$id" || return 1
     case $step in # a task containerd knew of: it publishes the exit for the dead shim
         shim-started | shim-exec-* | shim-killed)
             grep -q "/tasks/exit .*\"$id\"" "$CT_DIR/events.log" || {
