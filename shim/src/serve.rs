@@ -55,19 +55,40 @@ pub fn state_root(namespace: &str, address: &str) -> PathBuf {
 
 const DEFAULT_ADDRESS: &str = "/run/containerd/containerd.sock";
 
-/// Removes the socket file when the shim leaves `run`, however it leaves.
-struct SocketFile(Option<String>);
+/// The socket file `start` bound for us: removed as soon as the shim decides to exit
+/// (a shim killed while it drains its last events must not leave it behind, and a
+/// `start` for the group must not join a dying shim), and whenever `run` returns. Only
+/// while it is still ours: a new shim of the group may have bound the path since.
+struct SocketFile(Option<(PathBuf, (u64, u64))>);
 
-impl Drop for SocketFile {
-    fn drop(&mut self) {
-        if let Some(path) = &self.0 {
-            let _ = std::fs::remove_file(path.trim_start_matches("unix://"));
+impl SocketFile {
+    fn new(address: Option<&str>) -> SocketFile {
+        use std::os::unix::fs::MetadataExt;
+        SocketFile(address.and_then(|a| {
+            let path = PathBuf::from(a.trim_start_matches("unix://"));
+            let m = std::fs::metadata(&path).ok()?;
+            Some((path, (m.dev(), m.ino())))
+        }))
+    }
+
+    fn remove(&mut self) {
+        use std::os::unix::fs::MetadataExt;
+        if let Some((path, id)) = self.0.take() {
+            if std::fs::metadata(&path).is_ok_and(|m| (m.dev(), m.ino()) == id) {
+                let _ = std::fs::remove_file(&path);
+            }
         }
     }
 }
 
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let _socket_file = SocketFile(args.socket.clone());
+    let mut socket_file = SocketFile::new(args.socket.as_deref());
     // SAFETY: `start` put the listening socket at LISTENER_FD for us; nothing else owns it.
     let listener = unsafe { UnixListener::from_raw_fd(LISTENER_FD) };
     nix::fcntl::fcntl(
@@ -109,8 +130,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut worked = true;
     loop {
         flush_answers(&mut svc, &mut conns);
-        if svc.shutdown && svc.publisher.idle() {
-            break;
+        if svc.shutdown {
+            socket_file.remove();
+            if svc.publisher.idle() {
+                break;
+            }
         }
         if std::mem::take(&mut worked) {
             idle.give_back();
