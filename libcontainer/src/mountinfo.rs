@@ -132,8 +132,6 @@ mod tests {
         assert_eq!(unescape("\\04"), "\\04");
     }
 
-    use super::*;
-
     const SAMPLE: &str = "\
 27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw,discard
 32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
