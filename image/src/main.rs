@@ -25,8 +25,16 @@ fn main() {
     match cli::run(&cli.root, cli.cmd) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("berth-image: {}", chain.join(": "));
+            // Causes whose text the outer message already ends with are not repeated.
+            let mut line = String::new();
+            for cause in e.chain().map(|c| c.to_string()) {
+                if line.is_empty() {
+                    line = cause;
+                } else if !line.ends_with(&cause) {
+                    line = format!("{line}: {cause}");
+                }
+            }
+            eprintln!("berth-image: {line}");
             std::process::exit(1);
         }
     }

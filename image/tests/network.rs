@@ -585,6 +585,41 @@ fn default_bridge_network_comes_and_goes_with_its_containers() {
     assert!(!links().contains(&format!("{bridge}:")), "{}", links());
 }
 
+/// Bridges are host-wide, stores are not: two stores whose default network uses the same
+/// bridge, running and removing containers at once, must never delete it under each other.
+#[test]
+fn stores_sharing_a_default_bridge_do_not_race() {
+    let Some(a) = Net::new('s', 10) else { return };
+    let Some(b) = Net::new('t', 11) else { return };
+    let bridge = format!("bt{}u", std::process::id());
+    let env = [
+        ("BERTH_BRIDGE", bridge.clone()),
+        ("BERTH_BRIDGE_SUBNET", format!("10.{}.12.0/24", base())),
+    ];
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let workers: Vec<_> = [&a, &b]
+            .into_iter()
+            .map(|n| {
+                s.spawn(|| {
+                    (0..10)
+                        .map(|_| n.run_env(&["--rm", "bb", "echo", "hi"], &env))
+                        .filter(|o| String::from_utf8_lossy(&o.stdout).trim() != "hi")
+                        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    let left = links().contains(&format!("{bridge}:"));
+    let _ = Command::new("ip").args(["link", "del", &bridge]).output();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(!left, "bridge {bridge} left behind");
+}
+
 #[test]
 fn bad_input_is_one_line_errors() {
     let Some(n) = Net::new('i', 9) else { return };

@@ -6,7 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest as _, Sha256};
@@ -17,7 +17,11 @@ use super::netlink::Netlink;
 use super::store::{Network, Networks, DEFAULT_BRIDGE, DEFAULT_NETWORK, DEFAULT_SUBNET};
 use super::{files, netns, nft, Attachment, Mode, Request};
 use crate::error::{IoContext, Result};
+use crate::lock::Lock;
 use crate::store::Store;
+
+/// Where the host-wide bridge locks live (see [`bridge_lock`]).
+const BRIDGE_LOCK_DIR: &str = "/run/lock";
 
 /// Contents for the bundle's `/etc/hosts` and `/etc/resolv.conf` (None: the defaults).
 #[derive(Clone, Debug, Default)]
@@ -122,10 +126,29 @@ pub(super) fn ensure_bridge(store: &Store, n: &Network) -> Result<()> {
     Ok(())
 }
 
-/// Remove a network's bridge and table.
+/// A bridge is host-wide while a store's networks lock is not: two stores using one
+/// bridge name (the default `berth0`) would otherwise delete it between the other's
+/// "bridge exists" and "veth enslaved". Held across both, and around teardown.
+fn bridge_lock(bridge: &str) -> Result<Lock> {
+    let dir = Path::new(BRIDGE_LOCK_DIR);
+    fs::create_dir_all(dir).at(dir)?;
+    Lock::exclusive(&dir.join(format!("berth-bridge-{bridge}.lock")))
+}
+
+/// Whether any interface (another store's container) is still in the bridge.
+fn bridge_in_use(bridge: &str) -> bool {
+    fs::read_dir(format!("/sys/class/net/{bridge}/brif"))
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false)
+}
+
+/// Remove a network's table, and its bridge unless another store's container uses it.
 pub(super) fn teardown_bridge(store: &Store, n: &Network) -> Result<()> {
     let t = nft::delete(&network_table(store, n));
-    Netlink::open()?.delete(&n.bridge)?;
+    let _bridge = bridge_lock(&n.bridge)?;
+    if !bridge_in_use(&n.bridge) {
+        Netlink::open()?.delete(&n.bridge)?;
+    }
     Ok(t?)
 }
 
@@ -251,6 +274,7 @@ fn bridge(
         nets.need(&net)?
     };
     let sub = n.subnet()?;
+    let _bridge = bridge_lock(&n.bridge)?;
     ensure_bridge(store, &n)?;
     let lease = Lease {
         container: id.into(),
