@@ -42,14 +42,18 @@ build:
 # copies), with the functions a container's lifecycle runs packed together
 # (runtime/hot-symbols.txt, made by bench/hot-symbols.sh; lld, rustc's default linker for
 # this target) so that fault-around maps few cold pages. --target keeps RUSTFLAGS off
-# build scripts and proc-macros. Output: target/$(RELEASE_TARGET)/release/.
+# build scripts and proc-macros. Output: target/$(RELEASE_TARGET)/release/, stripped
+# (the release profile keeps the symbols for bench/hot-symbols.sh).
 RELEASE_TARGET := x86_64-unknown-linux-gnu
 RELEASE_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static \
 	-C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/runtime/hot-symbols.txt \
 	-C link-arg=-Wl,--no-warn-symbol-ordering
+RELEASE_DIR := target/$(RELEASE_TARGET)/release
 release:
 	RUSTFLAGS="$(RELEASE_RUSTFLAGS)" $(CARGO) build --release --target $(RELEASE_TARGET) -p berth
-	-RUSTFLAGS="$(RELEASE_RUSTFLAGS)" $(CARGO) build --release --target $(RELEASE_TARGET) -p containerd-shim-berth-v2
+	strip $(RELEASE_DIR)/berth
+	-RUSTFLAGS="$(RELEASE_RUSTFLAGS)" $(CARGO) build --release --target $(RELEASE_TARGET) -p containerd-shim-berth-v2 && \
+		strip $(RELEASE_DIR)/containerd-shim-berth-v2
 
 # For bench/run.sh and bench/hot-symbols.sh, which build as `release` does.
 release-rustflags:

@@ -5,9 +5,10 @@
 # pages into `berth`'s RSS (docs/performance.md). Symbols missing from a build are
 # ignored, so a stale list costs RSS, never correctness.
 #
-#   bench/hot-symbols.sh            build a non-stripped release as `make release` does
-#   BERTH=path bench/hot-symbols.sh use that non-stripped binary (built with the same
-#                                   RUSTFLAGS as release, or the symbol names differ)
+#   bench/hot-symbols.sh            relink the release build as `make release` does (before
+#                                   it strips), then `make release` links with the new list
+#   BERTH=path bench/hot-symbols.sh use that non-stripped binary (built exactly as `make
+#                                   release` builds, or the symbol names differ)
 #
 # How: the page cache records it. The binary is put on a small ext4 loop device of our own
 # with read-ahead off and its cache empty, so a page of it comes into the cache only when
@@ -24,11 +25,16 @@ out=$repo/runtime/hot-symbols.txt
 [ "$(id -u)" = 0 ] || { echo "hot-symbols: must run as root" >&2; exit 1; }
 
 berth=${BERTH:-}
+relink=
 if [ -z "$berth" ]; then
-    (cd "$repo" && CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR="$repo/target/hot-symbols" \
-        RUSTFLAGS="$(make -s --no-print-directory -C "$repo" release-rustflags)" \
+    # `make release` strips its output: relink (touch), keep an unstripped copy.
+    touch "$repo/runtime/src/main.rs"
+    (cd "$repo" && RUSTFLAGS="$(make -s --no-print-directory -C "$repo" release-rustflags)" \
         cargo build --release --target "$triple" -p berth -q)
-    berth=$repo/target/hot-symbols/$triple/release/berth
+    cp "$repo/target/$triple/release/berth" "$repo/target/$triple/release/berth.symbols"
+    berth=$repo/target/$triple/release/berth.symbols
+    # The next `make release` must relink with the new list (cargo does not track it).
+    relink=1
 fi
 
 tmp=$(mktemp -d /tmp/berth-hot.XXXXXX)
@@ -41,6 +47,7 @@ cleanup() {
     mountpoint -q "$tmp/mnt" && umount "$tmp/mnt"
     [ -n "$loop" ] && losetup -d "$loop"
     rm -rf "$tmp"
+    [ -n "$relink" ] && touch "$repo/runtime/src/main.rs"
 }
 trap cleanup EXIT INT TERM
 

@@ -34,9 +34,13 @@ if [ -z "${NO_BUILD:-}" ]; then
     RUSTFLAGS=$(make -s --no-print-directory -C "$repo" release-rustflags)
     export RUSTFLAGS
     (cd "$repo" && "$cargo" build --release --target "$triple" -p berth -q)
+    strip "$repo/target/$triple/release/berth"
     if [ -z "${NO_CONTAINERD:-}" ]; then
-        (cd "$repo" && "$cargo" build --release --target "$triple" -p containerd-shim-berth-v2 -q) ||
+        if (cd "$repo" && "$cargo" build --release --target "$triple" -p containerd-shim-berth-v2 -q); then
+            strip "$repo/target/$triple/release/containerd-shim-berth-v2"
+        else
             echo "bench: shim does not build; containerd part will be skipped" >&2
+        fi
     fi
     unset RUSTFLAGS
 fi
