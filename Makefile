@@ -66,7 +66,9 @@ demo: packages-demo build
 # with "N passed, N failed" and exits non-zero on any failure. integration/ctr.sh (berth
 # under containerd's runc-v2 shim, and our shim's metrics) joins once the shim serves
 # Stats; until then `make clients` runs it.
-INTEGRATION := integration/containerd.sh integration/ctr.sh integration/docker.sh integration/podman.sh
+# containerd-faults.sh: the shim SIGKILLed mid-operation (~30 s); containerd-churn.sh:
+# 20 containers through one shim (SHIM_CHURN), fds/threads/mounts/cgroups before = after.
+INTEGRATION := integration/containerd.sh integration/containerd-faults.sh integration/containerd-churn.sh integration/ctr.sh integration/docker.sh integration/podman.sh
 
 test: packages-test build
 	@status=0; \
@@ -96,7 +98,8 @@ clients: packages-clients build
 
 # Long reliability runs (docs/reliability.md): every fuzz target for FUZZ_SECONDS each
 # (stable mutation loop; with cargo-fuzz + nightly use `make fuzz-libfuzzer`), then the
-# churn of CHURN containers and the 65,536-mount run. Prints executions, leak counts, times.
+# churn of CHURN containers (berth CLI, then through one shim under containerd) and the
+# 65,536-mount run. Prints executions, leak counts, times.
 FUZZ_SECONDS ?= 60
 CHURN ?= 1000
 FUZZ_TARGETS := config process seccomp state image
@@ -110,4 +113,7 @@ fuzz-libfuzzer:
 	done
 
 reliability: packages-test build fuzz
-	CHURN=$(CHURN) $(CARGO) test -p berth-tests --test reliability -- --ignored --nocapture --test-threads=1
+	@status=0; \
+	CHURN=$(CHURN) $(CARGO) test -p berth-tests --test reliability -- --ignored --nocapture --test-threads=1 || status=1; \
+	SHIM_CHURN=$(CHURN) bash integration/containerd-churn.sh target/debug || status=1; \
+	exit $$status

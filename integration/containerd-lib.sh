@@ -62,3 +62,46 @@ ct_import_busybox() {
     "$(dirname "${BASH_SOURCE[0]}")/busybox-oci.sh" "$CT_DIR/busybox.tar"
     ctr_ images import "$CT_DIR/busybox.tar" >/dev/null
 }
+
+# FNV-1a 64 over the parts, each followed by a NUL, as 16 hex digits: the shim's
+# stable_hash (shim/src/start.rs), to name its socket and state root from a script.
+ct_hash() {
+    local h=$((0xcbf29ce484222325)) p i c
+    for p in "$@"; do
+        for ((i = 0; i < ${#p}; i++)); do
+            printf -v c '%d' "'${p:i:1}"
+            h=$(((h ^ c) * 0x100000001b3))
+        done
+        h=$((h * 0x100000001b3))
+    done
+    printf '%016x' "$h"
+}
+
+# The shim's libcontainer state root and the socket of a group (default namespace).
+ct_state_root() { echo "/run/containerd/berth/default-$(ct_hash "$CT_SOCK")"; }
+ct_socket() { echo "/run/containerd/s/berth-$(ct_hash "$CT_SOCK" default "$1")"; }
+ct_bundle() { echo "$CT_DIR/state/io.containerd.runtime.v2.task/default/$1"; }
+
+# Live (not zombie) processes in a cgroup named /default/ID in any hierarchy.
+ct_procs_of() {
+    local f pid
+    for f in /proc/[0-9]*/cgroup; do
+        grep -q ":/default/$1\$" "$f" 2>/dev/null || continue
+        pid=${f#/proc/}; pid=${pid%/cgroup}
+        grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null || echo "$pid"
+    done
+}
+
+# Prints what container ID (served in GROUP, default ID) left behind: rootfs mount,
+# cgroup dirs, live processes, libcontainer state, bundle, the group's socket file.
+ct_leftovers() {
+    local id=$1 group=${2:-$1} bundle p
+    bundle=$(ct_bundle "$id")
+    grep -q " $bundle/rootfs " /proc/self/mountinfo && echo "mount $bundle/rootfs"
+    for p in /sys/fs/cgroup/*/default/"$id"; do [ -d "$p" ] && echo "cgroup $p"; done
+    for p in $(ct_procs_of "$id"); do echo "process $p $(tr '\0' ' ' </proc/"$p"/cmdline 2>/dev/null)"; done
+    [ -e "$(ct_state_root)/$id" ] && echo "state $(ct_state_root)/$id"
+    [ -e "$bundle" ] && echo "bundle $bundle"
+    [ -e "$(ct_socket "$group")" ] && echo "socket $(ct_socket "$group")"
+    return 0
+}

@@ -16,13 +16,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Some(b) => b.clone(),
         None => std::env::current_dir().context("working directory")?,
     };
-    match Container::load(&state_root(&args.namespace, &args.address), &args.id) {
+    let root = state_root(&args.namespace, &args.address);
+    match Container::load(&root, &args.id) {
         Ok(c) => {
             if let Err(e) = c.delete(true) {
                 log::warn!("delete {}: {e}", args.id);
             }
         }
         Err(libcontainer::Error::NotExist { .. }) => {}
+        // A shim killed while writing state must not leave an undeletable container.
+        Err(libcontainer::Error::State(_)) => {
+            if let Err(e) = Container::delete_unreadable(&root, &args.id) {
+                log::warn!("delete {}: {e}", args.id);
+            }
+        }
         Err(e) => log::warn!("load {}: {e}", args.id),
     }
     crate::mount::unmount_all(&bundle.join("rootfs"));

@@ -6,6 +6,7 @@ mod args;
 mod console;
 mod delete;
 mod events;
+mod idle;
 mod logbinary;
 mod metrics;
 mod mount;

@@ -17,6 +17,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
 use crate::args::Args;
 use crate::events::Publisher;
+use crate::idle::Idle;
 use crate::service::{Reply, Service};
 use crate::wire::Conn;
 
@@ -54,19 +55,40 @@ pub fn state_root(namespace: &str, address: &str) -> PathBuf {
 
 const DEFAULT_ADDRESS: &str = "/run/containerd/containerd.sock";
 
-/// Removes the socket file when the shim leaves `run`, however it leaves.
-struct SocketFile(Option<String>);
+/// The socket file `start` bound for us: removed as soon as the shim decides to exit
+/// (a shim killed while it drains its last events must not leave it behind, and a
+/// `start` for the group must not join a dying shim), and whenever `run` returns. Only
+/// while it is still ours: a new shim of the group may have bound the path since.
+struct SocketFile(Option<(PathBuf, (u64, u64))>);
 
-impl Drop for SocketFile {
-    fn drop(&mut self) {
-        if let Some(path) = &self.0 {
-            let _ = std::fs::remove_file(path.trim_start_matches("unix://"));
+impl SocketFile {
+    fn new(address: Option<&str>) -> SocketFile {
+        use std::os::unix::fs::MetadataExt;
+        SocketFile(address.and_then(|a| {
+            let path = PathBuf::from(a.trim_start_matches("unix://"));
+            let m = std::fs::metadata(&path).ok()?;
+            Some((path, (m.dev(), m.ino())))
+        }))
+    }
+
+    fn remove(&mut self) {
+        use std::os::unix::fs::MetadataExt;
+        if let Some((path, id)) = self.0.take() {
+            if std::fs::metadata(&path).is_ok_and(|m| (m.dev(), m.ino()) == id) {
+                let _ = std::fs::remove_file(&path);
+            }
         }
     }
 }
 
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let _socket_file = SocketFile(args.socket.clone());
+    let mut socket_file = SocketFile::new(args.socket.as_deref());
     // SAFETY: `start` put the listening socket at LISTENER_FD for us; nothing else owns it.
     let listener = unsafe { UnixListener::from_raw_fd(LISTENER_FD) };
     nix::fcntl::fcntl(
@@ -93,6 +115,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         root,
         tasks: Default::default(),
         publisher: Publisher::new(
+            std::env::var("TTRPC_ADDRESS").ok(),
             args.publish_binary.clone(),
             args.address.clone(),
             args.namespace.clone(),
@@ -101,16 +124,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         answers: Vec::new(),
         shutdown: false,
     };
+    let idle = Idle::new();
     let mut conns: Vec<Conn> = Vec::new();
     let mut next_conn = 0u64;
     let mut worked = true;
     loop {
         flush_answers(&mut svc, &mut conns);
-        if svc.shutdown && svc.publisher.idle() {
-            break;
+        if svc.shutdown {
+            socket_file.remove();
+            if svc.publisher.idle() {
+                break;
+            }
         }
         if std::mem::take(&mut worked) {
-            give_back_heap();
+            idle.give_back();
         }
         let relay_fds: Vec<(RawFd, PollFlags)> = svc
             .tasks
@@ -139,7 +166,20 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
             fds.push(PollFd::new(fd, PollFlags::POLLIN));
         }
-        match poll(&mut fds, PollTimeout::NONE) {
+        let publisher_fd = svc.publisher.poll_fd().map(|fd| fd.as_raw_fd());
+        if let Some(fd) = publisher_fd {
+            // SAFETY: the publisher owns its connection, which outlives this poll call.
+            fds.push(PollFd::new(
+                unsafe { BorrowedFd::borrow_raw(fd) },
+                PollFlags::POLLIN,
+            ));
+        }
+        let timeout = match svc.publisher.timeout() {
+            // Rounded up: a deadline a few µs away must not become a busy loop.
+            Some(d) => PollTimeout::try_from(d.as_millis() + 1).unwrap_or(PollTimeout::MAX),
+            None => PollTimeout::NONE,
+        };
+        match poll(&mut fds, timeout) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e).context("poll"),
@@ -154,7 +194,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             .filter(|i| ready(oom_base + i))
             .map(|i| oom_fds[i].0.clone())
             .collect();
+        let publisher_ready = publisher_fd.is_some() && ready(oom_base + oom_fds.len());
         drop(fds);
+
+        if publisher_ready {
+            svc.publisher.readable();
+        }
+        svc.publisher.expire();
 
         // Before the reaper, so containerd hears of the OOM before the exit it caused.
         for id in oom_ready {
@@ -200,16 +246,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Returns freed heap to the kernel before the loop sleeps: a create or an exec leaves
-/// behind a few hundred KiB of freed JSON and protobuf buffers that glibc would keep.
-fn give_back_heap() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 fn pump_relays(svc: &mut Service) {

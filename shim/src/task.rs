@@ -117,6 +117,7 @@ impl Service {
             std::fs::create_dir_all(&rootfs).map_err(internal)?;
             crate::mount::mount_all(&mounts, &rootfs).map_err(internal)?;
         }
+        libcontainer::fault::point("shim-mounted");
         let paths = StdioPaths {
             stdin: r.stdin.clone(),
             stdout: r.stdout.clone(),
@@ -156,6 +157,7 @@ impl Service {
                 oom,
             },
         );
+        libcontainer::fault::point("shim-created");
         let mut resp = CreateTaskResponse::new();
         resp.pid = pid;
         Ok(resp)
@@ -211,6 +213,7 @@ impl Service {
         let pid = if r.exec_id.is_empty() {
             let mut container = self.load(&r.id)?;
             container.start()?;
+            libcontainer::fault::point("shim-started");
             let p = self.process_mut(&r.id, "")?;
             p.phase = Phase::Running;
             let mut ev = TaskStart::new();
@@ -258,9 +261,11 @@ impl Service {
             p.held = held;
         }
         crate::serve::assert_single_threaded().map_err(internal)?;
+        libcontainer::fault::point("shim-exec-before");
         let pid = container
             .exec(opts)
             .map_err(|e| runtime_error("OCI runtime exec failed: exec failed: ", e))?;
+        libcontainer::fault::point("shim-exec-after");
         p.pid = pid;
         p.phase = Phase::Running;
         if let Some(ours) = console_end {
@@ -346,6 +351,7 @@ impl Service {
             }
             let paused = container.status() == libcontainer::Status::Paused;
             container.kill(sig, r.all)?;
+            libcontainer::fault::point("shim-killed");
             // A frozen init acts on SIGKILL only once thawed (runc thaws too); with `all`
             // libcontainer thaws itself.
             if paused && sig == Sig::KILL && !r.all {
@@ -406,6 +412,7 @@ impl Service {
             Err(libcontainer::Error::NotExist { .. }) => {}
             Err(e) => return Err(e.into()),
         }
+        libcontainer::fault::point("shim-deleted");
         let mut task = self.tasks.remove(&r.id).expect("checked above");
         if task.rootfs_mounted {
             crate::mount::unmount_all(&task.bundle.join("rootfs"));

@@ -12,8 +12,8 @@ use ttrpc::{Code, Request, Response, Status};
 
 const HEADER_LEN: usize = 10;
 const MAX_MESSAGE: usize = 4 << 20;
-const TYPE_REQUEST: u8 = 1;
-const TYPE_RESPONSE: u8 = 2;
+pub const TYPE_REQUEST: u8 = 1;
+pub const TYPE_RESPONSE: u8 = 2;
 
 /// A request taken off the wire.
 #[derive(Debug)]
@@ -66,13 +66,8 @@ impl Conn {
         let payload = response
             .write_to_bytes()
             .map_err(|e| io::Error::other(e.to_string()))?;
-        let mut frame = Vec::with_capacity(HEADER_LEN + payload.len());
-        frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-        frame.extend_from_slice(&stream_id.to_be_bytes());
-        frame.push(TYPE_RESPONSE);
-        frame.push(0);
-        frame.extend_from_slice(&payload);
-        self.stream.write_all(&frame)
+        self.stream
+            .write_all(&frame(stream_id, TYPE_RESPONSE, &payload))
     }
 
     pub fn send_error(&mut self, stream_id: u32, code: Code, message: &str) -> io::Result<()> {
@@ -95,8 +90,19 @@ pub fn error_response(code: Code, message: &str) -> Response {
     r
 }
 
+/// Header + payload of one message.
+pub fn frame(stream_id: u32, kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(HEADER_LEN + payload.len());
+    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&stream_id.to_be_bytes());
+    frame.push(kind);
+    frame.push(0);
+    frame.extend_from_slice(payload);
+    frame
+}
+
 /// Takes one complete frame off the front of `buf`: (stream id, type, payload).
-fn split_frame(buf: &mut Vec<u8>) -> io::Result<Option<(u32, u8, Vec<u8>)>> {
+pub fn split_frame(buf: &mut Vec<u8>) -> io::Result<Option<(u32, u8, Vec<u8>)>> {
     if buf.len() < HEADER_LEN {
         return Ok(None);
     }

@@ -149,3 +149,24 @@ berth_only_test!(
         assert!(rt.root_entries().is_empty());
     }
 );
+
+// The shim inherits its environment once: BERTH_FAULT_FILE names a file read at every
+// step (integration/containerd-faults.sh changes it between cases); absent, no fault.
+berth_only_test!(
+    fault_step_from_a_file,
+    "BERTH_FAULT_FILE is berth's test hook",
+    |rt| {
+        let mut b = Bundle::new();
+        b.args(&["sleep", "1000"]);
+        let step_file = b.path().join("fault-step");
+        rt.env("BERTH_FAULT_FILE", step_file.to_str().unwrap());
+        let id = rt.id("faultfile");
+        std::fs::write(&step_file, "cgroup\n").unwrap();
+        assert_eq!(rt.create(&id, &b).code, None, "create must die at cgroup");
+        rt.delete_force(&id).ok();
+        std::fs::remove_file(&step_file).unwrap();
+        rt.create(&id, &b).ok();
+        rt.delete_force(&id).ok();
+        assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
+    }
+);

@@ -149,15 +149,23 @@ fn count_dirs(dir: &std::path::Path, depth: usize) -> usize {
 
 fn footprint(rt: &Runtime) -> Footprint {
     Footprint {
-        mounts: std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .count(),
+        mounts: our_mounts(),
         cgroup_dirs: count_dirs(std::path::Path::new("/sys/fs/cgroup"), 4),
         processes: our_processes(),
         state_entries: rt.root_entries().len(),
         our_fds: std::fs::read_dir("/proc/self/fd").unwrap().count(),
     }
+}
+
+/// Mounts of this test: under its temp dirs (bundles, state roots) or naming its
+/// containers. The whole table moves with other users' containers on a shared machine.
+fn our_mounts() -> usize {
+    let ours = format!("-{}-", std::process::id());
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&ours) && (l.contains("berth-test-") || l.contains("churn")))
+        .count()
 }
 
 /// Live processes in this test's containers' cgroups or children of this test: other

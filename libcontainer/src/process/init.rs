@@ -39,10 +39,31 @@ pub(crate) fn run(ch: &Channel, args: &InitArgs) -> Result<Infallible> {
     })?;
     ch.send(&Message::Ready)?;
     // From here on nobody reads the channel: like runc's init, report on stderr.
+    close_inherited(3 + args.keep_fds, args.fifo);
     let err = wait_and_exec(args, &program);
     eprintln!("{err}");
     // SAFETY: _exit is always safe.
     unsafe { libc::_exit(1) };
+}
+
+/// Closes every descriptor from `first` on but `keep` before the wait for `start`, which
+/// may last: a clone of a long-running runtime (the shim) would otherwise hold its
+/// listening socket, client connections and other containers' fifos until the exec, so a
+/// dead shim's clients would never see its sockets close.
+fn close_inherited(first: RawFd, keep: RawFd) {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<RawFd> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first && *fd != keep)
+        .collect();
+    for fd in fds {
+        // SAFETY: nothing in this process uses these descriptors any more (the channel is
+        // done, the rest were the runtime's); the read_dir's own, already closed, fails
+        // harmlessly.
+        unsafe { libc::close(fd) };
+    }
 }
 
 fn wait_and_exec(args: &InitArgs, program: &setup::Program) -> Error {
