@@ -217,8 +217,14 @@ pub(crate) fn parse_record(path: &Path, data: &[u8]) -> std::result::Result<Reco
         path: path.to_path_buf(),
         source,
     };
-    // The version alone first (other fields skipped unparsed), so that a record of
-    // another format is named as such rather than as corrupt.
+    // One pass in the common case; only a record that does not parse, or has another
+    // version, is probed for its version, so that another format is named as such.
+    let parsed = serde_json::from_slice::<Record>(data);
+    if let Ok(record) = &parsed {
+        if record.version == RECORD_VERSION {
+            return parsed.map_err(corrupt);
+        }
+    }
     #[derive(Deserialize)]
     struct Probe {
         version: Option<serde_json::Value>,
@@ -231,7 +237,7 @@ pub(crate) fn parse_record(path: &Path, data: &[u8]) -> std::result::Result<Reco
             found,
         });
     }
-    serde_json::from_slice(data).map_err(corrupt)
+    parsed.map_err(corrupt)
 }
 
 pub(crate) fn write_record(dir: &Path, record: &Record) -> Result<()> {
