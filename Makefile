@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND := noninteractive
 # The CRI test client (tonic, needs protoc) is built only by integration/cri.sh.
 NOT_IN_BUILD := --exclude berth-cri-client
 
-.PHONY: demo test integration clients build release fmt lint bench packages-demo packages-test packages-clients packages-bench reliability fuzz fuzz-libfuzzer
+.PHONY: demo test integration clients build release release-rustflags fmt lint bench packages-demo packages-test packages-clients packages-bench reliability fuzz fuzz-libfuzzer
 
 # Install the Debian packages named in $(1) unless all are installed already.
 define apt_install
@@ -37,12 +37,27 @@ build:
 	$(CARGO) build --workspace $(NOT_IN_BUILD)
 
 # Release binaries, statically linked against glibc (no ld.so relocations at every start,
-# no libc.so pages: -0.4 MiB peak RSS, -30 syscalls per run). --target keeps RUSTFLAGS off
-# build scripts and proc-macros. Output: target/$(RELEASE_TARGET)/release/.
+# no libc.so pages: -0.4 MiB peak RSS, -30 syscalls per run), not position-independent
+# (no self-relocation of 10,000 pointers at every start, whose pages would become private
+# copies), with the functions a container's lifecycle runs packed together
+# (runtime/hot-symbols.txt, made by bench/hot-symbols.sh; lld, rustc's default linker for
+# this target) so that fault-around maps few cold pages. --target keeps RUSTFLAGS off
+# build scripts and proc-macros. Output: target/$(RELEASE_TARGET)/release/, stripped
+# (the release profile keeps the symbols for bench/hot-symbols.sh).
 RELEASE_TARGET := x86_64-unknown-linux-gnu
+RELEASE_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static \
+	-C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/runtime/hot-symbols.txt \
+	-C link-arg=-Wl,--no-warn-symbol-ordering
+RELEASE_DIR := target/$(RELEASE_TARGET)/release
 release:
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(RELEASE_TARGET) -p berth
-	-RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(RELEASE_TARGET) -p containerd-shim-berth-v2
+	RUSTFLAGS="$(RELEASE_RUSTFLAGS)" $(CARGO) build --release --target $(RELEASE_TARGET) -p berth
+	strip $(RELEASE_DIR)/berth
+	-RUSTFLAGS="$(RELEASE_RUSTFLAGS)" $(CARGO) build --release --target $(RELEASE_TARGET) -p containerd-shim-berth-v2 && \
+		strip $(RELEASE_DIR)/containerd-shim-berth-v2
+
+# For bench/run.sh and bench/hot-symbols.sh, which build as `release` does.
+release-rustflags:
+	@echo '$(RELEASE_RUSTFLAGS)'
 
 demo: packages-demo build
 	scripts/demo.sh $(BERTH)

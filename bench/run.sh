@@ -31,11 +31,16 @@ done
 if [ -z "${NO_BUILD:-}" ]; then
     # As `make release`: static glibc, the workspace's release profile.
     echo "bench: building release binaries (make release)" >&2
-    export RUSTFLAGS="-C target-feature=+crt-static"
+    RUSTFLAGS=$(make -s --no-print-directory -C "$repo" release-rustflags)
+    export RUSTFLAGS
     (cd "$repo" && "$cargo" build --release --target "$triple" -p berth -q)
+    strip "$repo/target/$triple/release/berth"
     if [ -z "${NO_CONTAINERD:-}" ]; then
-        (cd "$repo" && "$cargo" build --release --target "$triple" -p containerd-shim-berth-v2 -q) ||
+        if (cd "$repo" && "$cargo" build --release --target "$triple" -p containerd-shim-berth-v2 -q); then
+            strip "$repo/target/$triple/release/containerd-shim-berth-v2"
+        else
             echo "bench: shim does not build; containerd part will be skipped" >&2
+        fi
     fi
     unset RUSTFLAGS
 fi

@@ -111,6 +111,15 @@ pub(crate) struct Record {
     pub cgroup: Option<Cgroup>,
     #[serde(default)]
     pub owner: u32,
+    /// Whether the config snapshot holds poststart or poststop hooks: `start` and
+    /// `delete` parse the snapshot only when it does. Records written before this field
+    /// existed read as "may have".
+    #[serde(default = "may_have_hooks")]
+    pub late_hooks: bool,
+}
+
+fn may_have_hooks() -> bool {
+    true
 }
 
 impl Record {
@@ -127,6 +136,7 @@ impl Record {
             annotations: HashMap::new(),
             cgroup: None,
             owner: nix::unistd::geteuid().as_raw(),
+            late_hooks: true,
         }
     }
 }
@@ -207,15 +217,27 @@ pub(crate) fn parse_record(path: &Path, data: &[u8]) -> std::result::Result<Reco
         path: path.to_path_buf(),
         source,
     };
-    let probe: serde_json::Value = serde_json::from_slice(data).map_err(corrupt)?;
-    let found = probe.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    // One pass in the common case; only a record that does not parse, or has another
+    // version, is probed for its version, so that another format is named as such.
+    let parsed = serde_json::from_slice::<Record>(data);
+    if let Ok(record) = &parsed {
+        if record.version == RECORD_VERSION {
+            return parsed.map_err(corrupt);
+        }
+    }
+    #[derive(Deserialize)]
+    struct Probe {
+        version: Option<serde_json::Value>,
+    }
+    let probe: Probe = serde_json::from_slice(data).map_err(corrupt)?;
+    let found = probe.version.and_then(|v| v.as_u64()).unwrap_or(0);
     if found != u64::from(RECORD_VERSION) {
         return Err(StateError::Version {
             path: path.to_path_buf(),
             found,
         });
     }
-    serde_json::from_value(probe).map_err(corrupt)
+    parsed.map_err(corrupt)
 }
 
 pub(crate) fn write_record(dir: &Path, record: &Record) -> Result<()> {

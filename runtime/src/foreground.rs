@@ -16,14 +16,6 @@ use nix::sys::termios::{self, SetArg, Termios};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-/// Whether the bundle's process asks for a terminal.
-pub fn wants_terminal(bundle: &Path) -> bool {
-    libcontainer::load_bundle_config(bundle)
-        .ok()
-        .and_then(|s| s.process().as_ref().and_then(|p| p.terminal()))
-        .unwrap_or(false)
-}
-
 /// Where a process's pty master goes: the client's `--console-socket`, or — when `berth`
 /// stays in the foreground and the process wants a terminal — a relay of our own, whose
 /// master [`receive_master`] collects once the process is set up.

@@ -84,6 +84,8 @@ pub struct ContainerBuilder {
     root: PathBuf,
     bundle: PathBuf,
     options: CreateOptions,
+    /// The bundle's config once [`ContainerBuilder::load_config`] has read it.
+    config: Option<ContainerConfig>,
 }
 
 impl ContainerBuilder {
@@ -93,12 +95,26 @@ impl ContainerBuilder {
             root: root.into(),
             bundle: PathBuf::from("."),
             options: CreateOptions::default(),
+            config: None,
         }
     }
 
     pub fn bundle(mut self, bundle: impl Into<PathBuf>) -> Self {
         self.bundle = bundle.into();
+        self.config = None;
         self
+    }
+
+    /// Reads and checks the bundle's config ahead of [`ContainerBuilder::create`], which
+    /// then uses it rather than reading it again; tells whether the process wants a
+    /// terminal (for a caller that picks the console from that).
+    pub fn load_config(&mut self) -> Result<bool> {
+        check_id(&self.id)?;
+        let config = spec::load(&self.bundle)?;
+        crate::trace::mark("config load");
+        let terminal = config.process().terminal() == Some(true);
+        self.config = Some(config);
+        Ok(terminal)
     }
 
     pub fn options(mut self, options: CreateOptions) -> Self {
@@ -107,10 +123,16 @@ impl ContainerBuilder {
     }
 
     /// Creates the container; on return its init waits for `start`.
-    pub fn create(self) -> Result<Container> {
-        check_id(&self.id)?;
-        let mut config = spec::load(&self.bundle)?;
-        crate::trace::mark("config load");
+    pub fn create(mut self) -> Result<Container> {
+        let mut config = match self.config.take() {
+            Some(config) => config,
+            None => {
+                check_id(&self.id)?;
+                let config = spec::load(&self.bundle)?;
+                crate::trace::mark("config load");
+                config
+            }
+        };
         self.options
             .console
             .check(config.process().terminal() == Some(true))?;
@@ -118,6 +140,8 @@ impl ContainerBuilder {
         let dir = root.reserve(&self.id)?;
         crate::fault::point("reserved");
         if self.options.notify_socket {
+            // The spec changes: the snapshot must encode it.
+            config.text = None;
             if let Err(e) = crate::notify::prepare(&mut config.spec, &dir) {
                 let _ = std::fs::remove_dir_all(&dir);
                 return Err(e);
@@ -146,6 +170,10 @@ fn build(
     let spec = &config.spec;
     let mut record = Record::new(&b.id, &config.bundle, &config.rootfs);
     record.annotations = spec.annotations().clone().unwrap_or_default();
+    record.late_hooks = spec
+        .hooks()
+        .as_ref()
+        .is_some_and(|h| h.poststart().is_some() || h.poststop().is_some());
     let cgroups_path = spec
         .linux()
         .as_ref()
@@ -156,10 +184,17 @@ fn build(
     // create that was killed half-way.
     state::write_record(dir, &record)?;
     crate::fault::point("state");
-    let snapshot = serde_json::to_vec(spec)
-        .map_err(|e| Error::InvalidState(format!("encode config snapshot: {e}")))?;
+    let encoded;
+    let snapshot = match &config.text {
+        Some(text) => text,
+        None => {
+            encoded = serde_json::to_vec(spec)
+                .map_err(|e| Error::InvalidState(format!("encode config snapshot: {e}")))?;
+            &encoded
+        }
+    };
     let snapshot_path = dir.join(state::CONFIG_FILE);
-    write_atomic(&snapshot_path, &snapshot).map_err(|e| Error::path(&snapshot_path, e))?;
+    write_atomic(&snapshot_path, snapshot).map_err(|e| Error::path(&snapshot_path, e))?;
 
     crate::trace::mark("state write");
     // Rootless (runc's --rootless=auto): a cgroup we may not create is skipped.

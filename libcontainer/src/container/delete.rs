@@ -46,7 +46,7 @@ impl Container {
             cgroup.destroy()?;
         }
         crate::trace::mark("cgroup destroy");
-        let spec = self.spec().ok();
+        let spec = self.record.late_hooks.then(|| self.spec().ok()).flatten();
         if let Some(spec) = spec {
             let state = hook_state(&self.record, Status::Stopped);
             if let Err(e) = hooks::run(

@@ -40,6 +40,9 @@ impl Container {
         }
         self.release_init()?;
         crate::trace::mark("release init");
+        if !self.record.late_hooks {
+            return Ok(());
+        }
         let spec = self.spec()?;
         // runc hands poststart hooks the state it read before the fifo was consumed.
         let state = hook_state(&self.record, Status::Created);

@@ -74,6 +74,10 @@ pub(crate) struct ContainerConfig {
     /// Absolute, canonical path of the root filesystem.
     pub rootfs: PathBuf,
     pub namespaces: NamespacePlan,
+    /// The config.json text `spec` was parsed from, while `spec` is unchanged: the state
+    /// directory's snapshot is this text rather than a re-encoding (which costs as much
+    /// as the parse for large configs).
+    pub text: Option<Vec<u8>>,
 }
 
 impl ContainerConfig {
@@ -106,6 +110,11 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
 /// Reads `<bundle>/config.json` as a spec, without further checks (for `berth spec`-like
 /// callers and tests).
 pub fn load_bundle_config(bundle: &Path) -> Result<Spec, SpecError> {
+    read_bundle_config(bundle).map(|(spec, _)| spec)
+}
+
+/// The spec and the text it was parsed from.
+fn read_bundle_config(bundle: &Path) -> Result<(Spec, Vec<u8>), SpecError> {
     let bundle_abs = absolute(bundle)?;
     let meta = fs::metadata(&bundle_abs).map_err(|e| SpecError::Bundle {
         path: bundle_abs.clone(),
@@ -125,7 +134,8 @@ pub fn load_bundle_config(bundle: &Path) -> Result<Spec, SpecError> {
         }
         Err(source) => return Err(SpecError::Read { path, source }),
     };
-    parse_json(&path, &data)
+    let spec = parse_json(&path, &data)?;
+    Ok((spec, data))
 }
 
 /// Parses and checks a process.json (`berth exec --process`).
@@ -137,7 +147,7 @@ pub fn parse_process(path: &Path, data: &[u8]) -> Result<Process, SpecError> {
 
 /// Loads and checks a bundle for `create`/`run`.
 pub(crate) fn load(bundle: &Path) -> Result<ContainerConfig, SpecError> {
-    let spec = load_bundle_config(bundle)?;
+    let (spec, text) = read_bundle_config(bundle)?;
     let bundle = absolute(bundle)?;
     validate::validate(&spec)?;
     let root = spec
@@ -160,6 +170,7 @@ pub(crate) fn load(bundle: &Path) -> Result<ContainerConfig, SpecError> {
         bundle,
         rootfs,
         namespaces,
+        text: Some(text),
     })
 }
 

@@ -34,7 +34,7 @@ pub struct CreateArgs {
 
 pub fn run(g: &Globals, a: &CreateArgs) -> anyhow::Result<i32> {
     create(
-        g,
+        builder(g, a),
         a,
         a.console_socket
             .clone()
@@ -45,9 +45,14 @@ pub fn run(g: &Globals, a: &CreateArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// The builder for container `a.id` from `a.bundle` (`run` loads its config early).
+pub fn builder(g: &Globals, a: &CreateArgs) -> ContainerBuilder {
+    ContainerBuilder::new(&a.id, &g.root).bundle(&a.bundle)
+}
+
 /// Shared by `create` and `run`.
 pub fn create(
-    g: &Globals,
+    builder: ContainerBuilder,
     a: &CreateArgs,
     console: Console,
 ) -> anyhow::Result<libcontainer::Container> {
@@ -62,10 +67,7 @@ pub fn create(
         notify_socket: std::env::var_os("NOTIFY_SOCKET").is_some(),
         ..Default::default()
     };
-    Ok(ContainerBuilder::new(&a.id, &g.root)
-        .bundle(&a.bundle)
-        .options(options)
-        .create()?)
+    Ok(builder.options(options).create()?)
 }
 
 /// systemd socket activation, passed through as runc does: the descriptors from 3 on named

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 
-use super::create::{create, CreateArgs};
+use super::create::{builder, create, CreateArgs};
 use crate::{foreground, Globals};
 
 #[derive(clap::Args, Debug)]
@@ -23,11 +23,12 @@ pub fn run(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
 }
 
 fn run_container(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
-    let relay_terminal = a.create.console_socket.is_none()
-        && !a.detach
-        && foreground::wants_terminal(&a.create.bundle);
+    // The config is read once, here: it decides whether we relay a terminal.
+    let mut builder = builder(g, &a.create);
+    let terminal = builder.load_config()?;
+    let relay_terminal = a.create.console_socket.is_none() && !a.detach && terminal;
     let (console, relay) = foreground::console(a.create.console_socket.as_deref(), relay_terminal)?;
-    let mut container = create(g, &a.create, console)?;
+    let mut container = create(builder, &a.create, console)?;
     let pty = foreground::receive_master(relay)?;
     let notify = super::create::bind_notify(&container)?;
     if let Err(e) = container.start() {
@@ -41,7 +42,8 @@ fn run_container(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
     let code = foreground::wait(container.init_pid(), pty)?;
     libcontainer::trace::mark("wait exit");
     if !a.keep {
-        super::load(&g.root, &a.create.id)?.delete(true)?;
+        // delete() re-reads the state under the container's lock.
+        container.delete(true)?;
     }
     Ok(code)
 }
