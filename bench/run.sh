@@ -49,6 +49,7 @@ berth=${BERTH:-$repo/target/$triple/release/berth}
 
 tmp=$(mktemp -d /tmp/berth-bench.XXXXXX)
 mounted_cg=()
+hugetlb_was_on=
 cleanup() {
     set +e
     # Containers left by an interrupted run.
@@ -77,6 +78,11 @@ cleanup() {
         [ "$(awk -v c="$c" '$1 == c {print $2}' /proc/cgroups)" = 0 ] ||
             echo "bench: $c is still a v1 hierarchy (cgroups with processes in it)" >&2
     done
+    # Give hugetlb back to cgroup2 if it was enabled there before the bench.
+    if [ -n "$hugetlb_was_on" ]; then
+        echo "+hugetlb" >"$hugetlb_was_on" 2>/dev/null ||
+            echo "bench: could not re-enable hugetlb in $hugetlb_was_on" >&2
+    fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM
@@ -92,6 +98,7 @@ if mountpoint -q "$unified"; then
     if grep -qw hugetlb <<<"$used"; then
         echo "bench: disabling hugetlb in $unified/cgroup.subtree_control" >&2
         echo "-hugetlb" >"$unified/cgroup.subtree_control"
+        hugetlb_was_on=$unified/cgroup.subtree_control
     fi
     # Read a snapshot: /proc/cgroups changes under us as we mount (hierarchy ids), and a
     # line-by-line read of the live file then resumes at shifted offsets.
