@@ -9,12 +9,8 @@
 # Prints "N passed, N failed"; exits non-zero on any failure. Needs root.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-export CTR_SHIM_DIR=$(realpath "${1:-$here/../target/debug}")
-[ -x "$CTR_SHIM_DIR/containerd-shim-berth-v2" ] || { echo "no shim in $CTR_SHIM_DIR" >&2; exit 2; }
-command -v containerd >/dev/null || { echo "containerd not installed" >&2; exit 2; }
 # shellcheck source=integration/containerd-lib.sh
-source "$here/containerd-lib.sh"
-trap ct_cleanup EXIT
+source "$here/containerd-lib.sh" "${1:-$here/../target/debug}"
 
 CHURN=${SHIM_CHURN:-20}
 R=(--runtime io.containerd.berth.v2)

@@ -5,9 +5,8 @@
 # (measure the release build: cargo build --release -p containerd-shim-berth-v2).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-export CTR_SHIM_DIR=$(realpath "${1:-$here/../target/release}")
-source "$here/containerd-lib.sh"
-trap ct_cleanup EXIT
+# shellcheck source=integration/containerd-lib.sh
+source "$here/containerd-lib.sh" "${1:-$here/../target/release}"
 ct_start && ct_import_busybox || exit 1
 id=c-idle-$$
 ctr_ run -d --runtime io.containerd.berth.v2 docker.io/library/busybox:latest $id sleep 1000 >/dev/null || exit 1

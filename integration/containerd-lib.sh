@@ -1,6 +1,12 @@
 # Sourced by integration/containerd*.sh: a private containerd (own root, state, grpc and
 # ttrpc sockets under a temp dir, CRI disabled) with the Berth shim first on its PATH.
-# Needs: CTR_SHIM_DIR (directory holding containerd-shim-berth-v2).
+# Source it with the directory holding containerd-shim-berth-v2 as $1; it exits 2 when
+# that shim or containerd is missing, and cleans up (ct_cleanup) when the script exits.
+
+export CTR_SHIM_DIR
+CTR_SHIM_DIR=$(realpath "$1")
+[ -x "$CTR_SHIM_DIR/containerd-shim-berth-v2" ] || { echo "no shim in $CTR_SHIM_DIR" >&2; exit 2; }
+command -v containerd >/dev/null || { echo "containerd not installed" >&2; exit 2; }
 
 CT_DIR=$(mktemp -d /tmp/berth-containerd.XXXXXX)
 CT_SOCK=$CT_DIR/containerd.sock
@@ -105,3 +111,5 @@ ct_leftovers() {
     [ -e "$(ct_socket "$group")" ] && echo "socket $(ct_socket "$group")"
     return 0
 }
+
+trap ct_cleanup EXIT

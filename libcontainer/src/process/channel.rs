@@ -121,6 +121,10 @@ impl Channel {
                     break (r.bytes, fds);
                 }
                 Err(nix::errno::Errno::EINTR) => continue,
+                // The peer closed with a message of ours unread. The kernel reports that
+                // once, ahead of what the peer sent before it went (its `Failed`, say),
+                // which is still queued: read on.
+                Err(nix::errno::Errno::ECONNRESET) => continue,
                 Err(e) => return Err(Error::sys("receive on sync socket", e)),
             }
         };
@@ -163,6 +167,20 @@ mod tests {
         assert_eq!(msg, Message::Ready);
         assert_eq!(fds.len(), 1);
         drop(b);
+        assert_eq!(a.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn a_peer_that_died_with_our_message_unread_still_said_its_last_word() {
+        let (a, b) = pair().unwrap();
+        b.send(&Message::Failed("no such namespace".into()))
+            .unwrap();
+        a.send(&Message::Continue).unwrap();
+        drop(b);
+        assert_eq!(
+            a.recv().unwrap(),
+            Some(Message::Failed("no such namespace".into()))
+        );
         assert_eq!(a.recv().unwrap(), None);
     }
 }
