@@ -237,3 +237,22 @@ berth_only_test!(
         assert!(err.contains("needs uidMappings and gidMappings"), "{err}");
     }
 );
+
+// Maps the kernel refuses (two uid ranges overlapping inside the container): the parent's
+// write fails while the child waits for it. A one-line error naming the map file, exit
+// non-zero, nothing left — not a runtime and a child waiting on each other forever.
+runtime_test!(id_maps_the_kernel_refuses_fail_cleanly, |rt| {
+    let mut b = Bundle::sh("true");
+    userns(&mut b);
+    b.set(
+        "linux.uidMappings",
+        json!([
+            {"containerID": 0, "hostID": BASE, "size": 10},
+            {"containerID": 5, "hostID": BASE + 1000, "size": 10}
+        ]),
+    );
+    let id = rt.id("badmap");
+    let out = rt.create(&id, &b).fails();
+    assert!(out.stderr.contains("uid_map"), "{out:?}");
+    assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
+});

@@ -94,6 +94,17 @@ impl Channel {
     }
 
     pub(crate) fn recv_with_fds(&self) -> Result<Option<(Message, Vec<OwnedFd>)>> {
+        self.receive(MsgFlags::empty())
+    }
+
+    /// Only what is already queued: `Ok(None)` when nothing is (or the peer is gone).
+    /// For reading a failing child's last word without waiting on a child that is alive
+    /// and waiting for us.
+    pub(crate) fn try_recv(&self) -> Result<Option<Message>> {
+        Ok(self.receive(MsgFlags::MSG_DONTWAIT)?.map(|(msg, _)| msg))
+    }
+
+    fn receive(&self, flags: MsgFlags) -> Result<Option<(Message, Vec<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MESSAGE];
         let mut cmsg = cmsg_space!([RawFd; 4]);
         let (len, fds) = loop {
@@ -102,7 +113,7 @@ impl Channel {
                 self.fd.as_raw_fd(),
                 &mut iov,
                 Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC,
+                MsgFlags::MSG_CMSG_CLOEXEC | flags,
             ) {
                 Ok(r) => {
                     let mut fds = Vec::new();
@@ -125,6 +136,9 @@ impl Channel {
                 // once, ahead of what the peer sent before it went (its `Failed`, say),
                 // which is still queued: read on.
                 Err(nix::errno::Errno::ECONNRESET) => continue,
+                Err(nix::errno::Errno::EAGAIN) if flags.contains(MsgFlags::MSG_DONTWAIT) => {
+                    return Ok(None)
+                }
                 Err(e) => return Err(Error::sys("receive on sync socket", e)),
             }
         };
@@ -182,5 +196,13 @@ mod tests {
             Some(Message::Failed("no such namespace".into()))
         );
         assert_eq!(a.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn try_recv_does_not_wait_for_a_live_peer() {
+        let (a, b) = pair().unwrap();
+        assert_eq!(a.try_recv().unwrap(), None);
+        b.send(&Message::Ready).unwrap();
+        assert_eq!(a.try_recv().unwrap(), Some(Message::Ready));
     }
 }

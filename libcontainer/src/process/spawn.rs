@@ -138,13 +138,19 @@ pub(crate) fn spawn(
         pid,
         channel: spawned.channel,
     });
+    if result.is_err() {
+        // It may still be waiting for `Continue`.
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    }
     let _ = waitpid(pid, None);
     result
 }
 
-/// When talking to the child failed (it hung up), the child usually said why first.
+/// When talking to the child failed (it hung up), the child usually said why first. Never
+/// waits: when our side failed (a cgroup write, the id maps), the child is alive and
+/// waiting for `Continue`, and a blocking read would wait on it forever.
 fn child_error_or(ch: &Channel, e: Error) -> Error {
-    match ch.recv() {
+    match ch.try_recv() {
         Ok(Some(Message::Failed(text))) => Error::Start(text),
         _ => e,
     }
