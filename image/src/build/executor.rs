@@ -175,10 +175,9 @@ impl<'a> Builder<'a> {
                 config: Some(RunConfig::default()),
                 ..Default::default()
             };
-            config
-                .config
-                .as_mut()
-                .map(|c| c.env = Some(vec![format!("PATH={}", crate::bundle::DEFAULT_PATH)]));
+            if let Some(c) = config.config.as_mut() {
+                c.env = Some(vec![format!("PATH={}", crate::bundle::DEFAULT_PATH)]);
+            }
             new_state(Vec::new(), config, cache::key("", "scratch"))
         } else if let Some(j) = self.stage_ref(&base, i) {
             let r = self.results[j]
@@ -530,8 +529,8 @@ impl<'a> Builder<'a> {
                 config: &st.config,
                 runtime: &rt,
             };
-            Ok(runstep::run(b.store, rootfs, &b.scratch, &spec, b.opts.compression)
-                .map_err(|e| b.err(line, e))?)
+            runstep::run(b.store, rootfs, &b.scratch, &spec, b.opts.compression)
+                .map_err(|e| b.err(line, e))
         })
     }
 

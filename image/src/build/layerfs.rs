@@ -95,11 +95,10 @@ const MOUNT_POINTS: &[&str] = &[
 /// Returns the number of entries written.
 pub fn upper_to_layer(l: &mut LayerBuilder, upper: &Path, lower: &Path) -> Result<usize> {
     let mut n = 0;
-    let mut it = walkdir::WalkDir::new(upper)
+    let entries = walkdir::WalkDir::new(upper)
         .min_depth(1)
-        .sort_by_file_name()
-        .into_iter();
-    while let Some(e) = it.next() {
+        .sort_by_file_name();
+    for e in entries {
         let e = e.map_err(|e| crate::Error::invalid(upper.display().to_string(), e))?;
         let rel = e
             .path()

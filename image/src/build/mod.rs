@@ -276,8 +276,12 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<BuildResult> {
         .unwrap_or_else(|| mdigest.to_string());
     for o in &opts.outputs {
         match o.kind {
-            OutputKind::Oci => crate::layout::export(store, &[name.clone()], &o.dest, true)?,
-            OutputKind::Docker => crate::archive::save(store, &[name.clone()], &o.dest)?,
+            OutputKind::Oci => {
+                crate::layout::export(store, std::slice::from_ref(&name), &o.dest, true)?
+            }
+            OutputKind::Docker => {
+                crate::archive::save(store, std::slice::from_ref(&name), &o.dest)?
+            }
         }
     }
     Ok(BuildResult {
