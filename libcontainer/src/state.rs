@@ -220,10 +220,8 @@ pub(crate) fn parse_record(path: &Path, data: &[u8]) -> std::result::Result<Reco
     // One pass in the common case; only a record that does not parse, or has another
     // version, is probed for its version, so that another format is named as such.
     let parsed = serde_json::from_slice::<Record>(data);
-    if let Ok(record) = &parsed {
-        if record.version == RECORD_VERSION {
-            return parsed.map_err(corrupt);
-        }
+    if parsed.as_ref().is_ok_and(|r| r.version == RECORD_VERSION) {
+        return parsed.map_err(corrupt);
     }
     #[derive(Deserialize)]
     struct Probe {

@@ -333,6 +333,9 @@ impl Cgroup {
     }
 }
 
+/// What a hugepage size must look like, for the errors of both checks.
+pub(crate) const HUGEPAGE_SIZE_RULE: &str = "must be a number followed by KB, MB or GB";
+
 /// Whether `size` is a hugepage size as the kernel names hugetlb files: a positive
 /// decimal number and `KB`, `MB` or `GB` (`2MB`, `1GB`, `64KB`). It becomes part of a
 /// cgroup file name, so nothing else is let through.
@@ -347,7 +350,7 @@ pub(crate) fn valid_hugepage_size(size: &str) -> bool {
 pub(crate) fn hugetlb_file(page_size: &str, suffix: &str) -> Result<String, CgroupError> {
     if !valid_hugepage_size(page_size) {
         return Err(CgroupError::Resource(format!(
-            "hugepageLimits pageSize {page_size:?}: must be a number followed by KB, MB or GB"
+            "hugepageLimits pageSize {page_size:?}: {HUGEPAGE_SIZE_RULE}"
         )));
     }
     Ok(format!("hugetlb.{page_size}.{suffix}"))

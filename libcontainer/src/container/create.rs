@@ -109,12 +109,17 @@ impl ContainerBuilder {
     /// then uses it rather than reading it again; tells whether the process wants a
     /// terminal (for a caller that picks the console from that).
     pub fn load_config(&mut self) -> Result<bool> {
-        check_id(&self.id)?;
-        let config = spec::load(&self.bundle)?;
-        crate::trace::mark("config load");
+        let config = self.read_config()?;
         let terminal = config.process().terminal() == Some(true);
         self.config = Some(config);
         Ok(terminal)
+    }
+
+    fn read_config(&self) -> Result<ContainerConfig> {
+        check_id(&self.id)?;
+        let config = spec::load(&self.bundle)?;
+        crate::trace::mark("config load");
+        Ok(config)
     }
 
     pub fn options(mut self, options: CreateOptions) -> Self {
@@ -126,12 +131,7 @@ impl ContainerBuilder {
     pub fn create(mut self) -> Result<Container> {
         let mut config = match self.config.take() {
             Some(config) => config,
-            None => {
-                check_id(&self.id)?;
-                let config = spec::load(&self.bundle)?;
-                crate::trace::mark("config load");
-                config
-            }
+            None => self.read_config()?,
         };
         self.options
             .console

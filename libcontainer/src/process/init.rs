@@ -51,14 +51,10 @@ pub(crate) fn run(ch: &Channel, args: &InitArgs) -> Result<Infallible> {
 /// listening socket, client connections and other containers' fifos until the exec, so a
 /// dead shim's clients would never see its sockets close.
 fn close_inherited(first: RawFd, keep: RawFd) {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+    let Ok(fds) = setup::open_fds_from(first) else {
         return;
     };
-    let fds: Vec<RawFd> = entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd >= first && *fd != keep)
-        .collect();
-    for fd in fds {
+    for fd in fds.into_iter().filter(|fd| *fd != keep) {
         // SAFETY: nothing in this process uses these descriptors any more (the channel is
         // done, the rest were the runtime's); the read_dir's own, already closed, fails
         // harmlessly.

@@ -142,15 +142,21 @@ fn prctl_set(option: libc::c_int, value: libc::c_ulong) -> Result<()> {
 /// Marks every descriptor from `first` on close-on-exec, so nothing of the runtime's leaks
 /// into the container (CVE-2024-21626).
 fn close_on_exec_from(first: i32) -> Result<()> {
-    let entries = std::fs::read_dir("/proc/self/fd").ctx(|| "read /proc/self/fd".into())?;
-    let fds: Vec<i32> = entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    for fd in fds.into_iter().filter(|fd| *fd >= first) {
+    let fds = open_fds_from(first).ctx(|| "read /proc/self/fd".into())?;
+    for fd in fds {
         // SAFETY: F_SETFD on a descriptor number; a stale number (the read_dir's own fd) fails harmlessly.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
     Ok(())
+}
+
+/// This process's open descriptors from `first` on (listed before any is touched: the
+/// listing's own descriptor is among them and is closed by then).
+pub(super) fn open_fds_from(first: i32) -> std::io::Result<Vec<i32>> {
+    Ok(std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first)
+        .collect())
 }
 
 /// The user's home from the container's /etc/passwd, or "/".

@@ -31,13 +31,16 @@ pub(crate) fn mount_cgroup(
 ) -> Result<(), RootfsError> {
     // The host's hierarchies only: copies already bound into the rootfs (an rbind of the
     // host's /sys, say) are not sources.
-    let mounts: Vec<MountInfo> = ctx
+    let mounts: Vec<&MountInfo> = ctx
         .host_mounts
         .iter()
         .filter(|m| !m.mount_point.starts_with(ctx.rootfs))
-        .cloned()
         .collect();
-    let v1: Vec<&MountInfo> = mounts.iter().filter(|m| m.fs_type == "cgroup").collect();
+    let v1: Vec<&MountInfo> = mounts
+        .iter()
+        .copied()
+        .filter(|m| m.fs_type == "cgroup")
+        .collect();
     let flags = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let procs = parse_proc_cgroup(&read("/proc/self/cgroup")?);
     if v1.is_empty() {
@@ -121,7 +124,7 @@ fn mount_cgroup2(
     dest: &Path,
     opts: &MountOptions,
     flags: MsFlags,
-    mounts: &[MountInfo],
+    mounts: &[&MountInfo],
     procs: &[CgroupLine],
 ) -> Result<(), RootfsError> {
     let target = ctx.open(dest, Create::Dir)?;

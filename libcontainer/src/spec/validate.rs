@@ -117,8 +117,9 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), SpecError> {
                 return Err(SpecError::invalid(
                     format!("linux.resources.hugepageLimits[{i}].pageSize"),
                     format!(
-                        "invalid page size {:?}: must be a number followed by KB, MB or GB",
-                        l.page_size()
+                        "invalid page size {:?}: {}",
+                        l.page_size(),
+                        crate::cgroups::HUGEPAGE_SIZE_RULE
                     ),
                 ));
             }
