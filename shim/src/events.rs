@@ -137,11 +137,15 @@ impl Publisher {
     }
 
     pub fn idle(&self) -> bool {
-        self.queue.is_empty()
-            && match &self.sink {
-                Sink::Ttrpc { waiting, .. } => waiting.is_none(),
-                Sink::Binary { running, .. } => running.is_none(),
-            }
+        self.queue.is_empty() && !self.busy()
+    }
+
+    /// An event is on its way (a Forward awaiting its answer, a publish process running).
+    fn busy(&self) -> bool {
+        match &self.sink {
+            Sink::Ttrpc { waiting, .. } => waiting.is_some(),
+            Sink::Binary { running, .. } => running.is_some(),
+        }
     }
 
     /// The connection to poll for containerd's answer, while one is awaited.
@@ -235,14 +239,7 @@ impl Publisher {
     }
 
     fn kick(&mut self) {
-        loop {
-            let busy = match &self.sink {
-                Sink::Ttrpc { waiting, .. } => waiting.is_some(),
-                Sink::Binary { running, .. } => running.is_some(),
-            };
-            if busy {
-                return;
-            }
+        while !self.busy() {
             let Some(mut ev) = self.queue.pop_front() else {
                 return;
             };
