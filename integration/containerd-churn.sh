@@ -13,18 +13,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/containerd-lib.sh" "${1:-$here/../target/debug}"
 
 CHURN=${SHIM_CHURN:-20}
-R=(--runtime io.containerd.berth.v2)
-IMG=docker.io/library/busybox:latest
-S=$$
 GROUP=pod-churn-$S
 ANN=(--annotation io.kubernetes.cri.sandbox-id=$GROUP)
 ANCHOR=c-anchor-$S
-pass=0 fail=0
-check() { # name, then a command that must succeed
-    local name=$1; shift
-    if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
-}
-t() { timeout 30 ctr -a "$CT_SOCK" "$@"; }
 
 # One container's life; prints a line on stderr for each step that failed.
 life() { # id

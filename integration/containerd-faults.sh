@@ -13,18 +13,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=integration/containerd-lib.sh
 source "$here/containerd-lib.sh" "${1:-$here/../target/debug}"
 
-R=(--runtime io.containerd.berth.v2)
-IMG=docker.io/library/busybox:latest
-S=$$
 export BERTH_FAULT_FILE=$CT_DIR/fault-step
-pass=0 fail=0
 exec 9>&2 # FAULT_DEBUG=1: each ctr call with its time, past any redirection
 t() { local s=$SECONDS; timeout 30 ctr -a "$CT_SOCK" "$@"; local r=$?; [ -n "${FAULT_DEBUG:-}" ] && echo "  [$((SECONDS - s))s rc=$r] ctr $*" >&9; return $r; }
-status_of() { t task ls | awk -v id="$1" '$1 == id {print $3}'; }
-wait_status() { # id status
-    for _ in $(seq 50); do [ "$(status_of "$1")" = "$2" ] && return 0; sleep 0.1; done
-    return 1
-}
 arm() { echo "$1" >"$BERTH_FAULT_FILE"; }
 disarm() { rm -f "$BERTH_FAULT_FILE"; }
 

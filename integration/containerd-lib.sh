@@ -64,6 +64,25 @@ ct_cleanup() {
 
 ctr_() { ctr -a "$CT_SOCK" "$@"; }
 
+# What the scenario scripts share: the runtime flag, the image, a per-run suffix for
+# container ids (libcontainer state and ctr's cgroups are shared by every containerd on
+# the host), the pass/fail tally and `check NAME CMD...`, and `t` (ctr with a timeout;
+# a script may redefine it) with the task status helpers built on it.
+R=(--runtime io.containerd.berth.v2)
+IMG=docker.io/library/busybox:latest
+S=$$
+pass=0 fail=0
+check() { # name, then a command that must succeed
+    local name=$1; shift
+    if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
+}
+t() { timeout 30 ctr -a "$CT_SOCK" "$@"; }
+status_of() { t task ls | awk -v id="$1" '$1 == id {print $3}'; }
+wait_status() { # id status
+    for _ in $(seq 50); do [ "$(status_of "$1")" = "$2" ] && return 0; sleep 0.1; done
+    return 1
+}
+
 ct_import_busybox() {
     "$(dirname "${BASH_SOURCE[0]}")/busybox-oci.sh" "$CT_DIR/busybox.tar"
     ctr_ images import "$CT_DIR/busybox.tar" >/dev/null

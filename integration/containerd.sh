@@ -7,23 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=integration/containerd-lib.sh
 source "$here/containerd-lib.sh" "${1:-$here/../target/debug}"
 
-R=(--runtime io.containerd.berth.v2)
-IMG=docker.io/library/busybox:latest
-# Container ids name libcontainer state and ctr's cgroups (/default/ID), which every
-# containerd on the host shares: a per-run suffix keeps parallel runs apart.
-S=$$
 LONG=c-long-$S
-pass=0 fail=0
-check() { # name, then a command that must succeed
-    local name=$1; shift
-    if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
-}
-t() { timeout 30 ctr -a "$CT_SOCK" "$@"; }
-status_of() { t task ls | awk -v id="$1" '$1 == id {print $3}'; }
-wait_status() { # id status
-    for _ in $(seq 50); do [ "$(status_of "$1")" = "$2" ] && return 0; sleep 0.1; done
-    return 1
-}
 
 ct_start || exit 1
 ct_import_busybox || exit 1
