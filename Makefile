@@ -7,6 +7,9 @@ BERTH := target/debug/berth
 export DEBIAN_FRONTEND := noninteractive
 # The CRI test client (tonic, needs protoc) is built only by integration/cri.sh.
 NOT_IN_BUILD := --exclude berth-cri-client
+# Test builds carry the fault-injection hook (libcontainer/src/fault.rs) that
+# tests/tests/faults.rs and integration/containerd-faults.sh drive; release builds never do.
+TEST_FEATURES := --features berth/fault-injection,containerd-shim-berth-v2/fault-injection
 
 .PHONY: demo test integration clients build release release-rustflags fmt lint bench packages-demo packages-test packages-clients packages-bench reliability fuzz fuzz-libfuzzer
 
@@ -34,7 +37,7 @@ packages-bench:
 	$(call apt_install,busybox-static runc crun containerd strace time linux-perf valgrind python3)
 
 build:
-	$(CARGO) build --workspace $(NOT_IN_BUILD)
+	$(CARGO) build --workspace $(NOT_IN_BUILD) $(TEST_FEATURES)
 
 # Release binaries, statically linked against glibc (no ld.so relocations at every start,
 # no libc.so pages: -0.4 MiB peak RSS, -30 syscalls per run), not position-independent
@@ -68,11 +71,11 @@ demo: packages-demo build
 # Stats; until then `make clients` runs it.
 # containerd-faults.sh: the shim SIGKILLed mid-operation (~30 s); containerd-churn.sh:
 # 20 containers through one shim (SHIM_CHURN), fds/threads/mounts/cgroups before = after.
-INTEGRATION := integration/containerd.sh integration/containerd-faults.sh integration/containerd-churn.sh integration/ctr.sh integration/docker.sh integration/podman.sh
+INTEGRATION := integration/release-build.sh integration/containerd.sh integration/containerd-faults.sh integration/containerd-churn.sh integration/ctr.sh integration/docker.sh integration/podman.sh
 
 test: packages-test build
 	@status=0; \
-	$(CARGO) test --workspace $(NOT_IN_BUILD) --no-fail-fast -- --test-threads=2 || status=1; \
+	$(CARGO) test --workspace $(NOT_IN_BUILD) $(TEST_FEATURES) --no-fail-fast -- --test-threads=2 || status=1; \
 	$(MAKE) --no-print-directory integration || status=1; \
 	exit $$status
 
@@ -89,6 +92,7 @@ fmt:
 	$(CARGO) fmt --all
 
 lint:
+	$(CARGO) clippy --workspace $(NOT_IN_BUILD) --all-targets $(TEST_FEATURES) -- -D warnings
 	$(CARGO) clippy --workspace $(NOT_IN_BUILD) --all-targets -- -D warnings
 
 # Real clients (docker, podman, containerd's runc-v2 shim + ctr) driving berth, summed up

@@ -15,15 +15,21 @@
 //! every point: a test changes the step between cases without restarting anything. An
 //! absent file means no fault.
 //!
-//! Unset (always, outside tests) each point costs two environment lookups.
+//! Only builds with the `fault-injection` cargo feature have the hook (the test builds:
+//! `make build`/`make test`); release builds (`make release`, `make install`, the package)
+//! compile every point to nothing, so no variable can make a production runtime kill
+//! itself and no file is read at a step.
 
 /// Environment variable naming the step at which to die.
+#[cfg(feature = "fault-injection")]
 pub const FAULT_STEP_ENV: &str = "BERTH_FAULT_STEP";
 /// Environment variable naming a file that holds the step (read at each point).
+#[cfg(feature = "fault-injection")]
 pub const FAULT_FILE_ENV: &str = "BERTH_FAULT_FILE";
 
 /// SIGKILLs this process if `BERTH_FAULT_STEP` (or the file `BERTH_FAULT_FILE` names)
 /// names `step`.
+#[cfg(feature = "fault-injection")]
 pub fn point(step: &str) {
     let armed = std::env::var_os(FAULT_STEP_ENV).is_some_and(|v| v == step)
         || std::env::var_os(FAULT_FILE_ENV)
@@ -34,3 +40,8 @@ pub fn point(step: &str) {
         unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
     }
 }
+
+/// Without the `fault-injection` feature a point is nothing.
+#[cfg(not(feature = "fault-injection"))]
+#[inline(always)]
+pub fn point(_step: &str) {}
