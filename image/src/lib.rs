@@ -29,8 +29,8 @@ pub mod volumes;
 mod lock;
 mod util;
 
-#[doc(hidden)]
-pub mod testutil;
+#[cfg(test)]
+mod testutil;
 
 pub use digest::Digest;
 pub use error::{Error, Result};

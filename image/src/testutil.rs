@@ -1,4 +1,5 @@
-//! Helpers for unit tests: private temp directories removed on drop.
+//! Helpers for this crate's unit tests (compiled only for them): private temp
+//! directories removed on drop.
 
 use std::path::{Path, PathBuf};
 
