@@ -429,7 +429,9 @@ mod tests {
     fn timestamps() {
         // SAFETY: zeroed tm is a valid value; gmtime_r fills it.
         let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-        let t: libc::time_t = 1_795_380_106; // 2026-11-22T20:41:46Z
+        // 2026-11-22T20:41:46Z
+        let t: libc::time_t = 1_795_380_106;
+        // SAFETY: both pointers are to live locals of the right types.
         unsafe { libc::gmtime_r(&t, &mut tm) };
         assert_eq!(rfc3339(&tm), T);
         tm.tm_gmtoff = 3600;

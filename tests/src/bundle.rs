@@ -243,8 +243,9 @@ impl Bundle {
             "root:x:0:\nuser:x:1000:\nextra:x:2000:user\nnogroup:x:65534:\n",
         )
         .unwrap();
-        // SAFETY: plain chown of a path we just made.
         let c = std::ffi::CString::new(root.join("home/user").to_str().unwrap()).unwrap();
+        // SAFETY: chown(2) of a path we just made, through a NUL-terminated string that
+        // outlives the call.
         unsafe { libc::chown(c.as_ptr(), 1000, 1000) };
         let config = serde_json::from_str(RUNC_DEFAULT_SPEC).expect("default spec parses");
         Bundle { dir, config }
