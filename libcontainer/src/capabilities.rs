@@ -47,7 +47,7 @@ pub(crate) fn drop_bounding(spec: Option<&LinuxCapabilities>) -> Result<()> {
         {
             let errno = nix::errno::Errno::last();
             if errno != nix::errno::Errno::EINVAL {
-                return Err(Error::InvalidState(format!(
+                return Err(Error::Capabilities(format!(
                     "drop {cap} from the bounding set: {errno}"
                 )));
             }
@@ -62,13 +62,13 @@ pub(crate) fn apply(spec: Option<&LinuxCapabilities>) -> Result<()> {
     let Some(spec) = spec else { return Ok(()) };
     let set = |which: CapSet, caps: &CapsHashSet| {
         caps::set(None, which, caps)
-            .map_err(|e| Error::InvalidState(format!("set {which:?} capabilities: {e}")))
+            .map_err(|e| Error::Capabilities(format!("set {which:?} capabilities: {e}")))
     };
     set(CapSet::Inheritable, &to_caps(spec.inheritable().as_ref()))?;
     set(CapSet::Effective, &to_caps(spec.effective().as_ref()))?;
     set(CapSet::Permitted, &to_caps(spec.permitted().as_ref()))?;
     caps::clear(None, CapSet::Ambient)
-        .map_err(|e| Error::InvalidState(format!("clear ambient capabilities: {e}")))?;
+        .map_err(|e| Error::Capabilities(format!("clear ambient capabilities: {e}")))?;
     for cap in to_caps(spec.ambient().as_ref()) {
         // Raising an ambient capability needs it permitted and inheritable; runc quietly
         // skips the ones that are not (its default spec lists ambient but not inheritable).

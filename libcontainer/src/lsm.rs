@@ -24,7 +24,7 @@ pub(crate) fn apply_apparmor(name: Option<&str>) -> Result<()> {
         "/proc/self/attr/exec"
     };
     std::fs::write(path, format!("exec {name}")).map_err(|e| {
-        Error::InvalidState(format!(
+        Error::Lsm(format!(
             "unable to apply apparmor profile: apparmor failed to apply profile: write {path}: {}",
             crate::error::SysError::from(e)
         ))

@@ -34,7 +34,7 @@ pub(crate) fn prepare(spec: &mut Spec, state_dir: &Path) -> Result<()> {
                 .to_vec(),
         )
         .build()
-        .map_err(|e| Error::InvalidState(format!("notify socket mount: {e}")))?;
+        .map_err(|e| Error::Config(format!("notify socket mount: {e}")))?;
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     mounts.push(mount);
     spec.set_mounts(Some(mounts));

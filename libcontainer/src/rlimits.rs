@@ -27,7 +27,7 @@ const TABLE: &[(T, Resource)] = &[
 pub(crate) fn apply(limits: &[PosixRlimit]) -> Result<()> {
     for limit in limits {
         let Some((_, resource)) = TABLE.iter().find(|(t, _)| *t == limit.typ()) else {
-            return Err(Error::InvalidState(format!(
+            return Err(Error::Config(format!(
                 "unsupported rlimit {:?}",
                 limit.typ()
             )));

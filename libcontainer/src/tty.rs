@@ -91,8 +91,8 @@ pub(crate) fn new_session(process: &Process, socket: Option<RawFd>) -> Result<()
     if process.terminal() != Some(true) {
         return Ok(());
     }
-    let socket = socket
-        .ok_or_else(|| Error::InvalidState("terminal requested but no console socket".into()))?;
+    let socket =
+        socket.ok_or_else(|| Error::Config("terminal requested but no console socket".into()))?;
     setup_console(
         socket,
         process.console_size(),

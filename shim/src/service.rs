@@ -49,7 +49,7 @@ impl From<libcontainer::Error> for RpcError {
         match e {
             libcontainer::Error::NotExist { .. } => RpcError::NotFound(e.to_string()),
             libcontainer::Error::Exists { .. } => RpcError::AlreadyExists(e.to_string()),
-            libcontainer::Error::InvalidState(_) => RpcError::FailedPrecondition(e.to_string()),
+            e if e.is_wrong_state() => RpcError::FailedPrecondition(e.to_string()),
             other => RpcError::Internal(other.to_string()),
         }
     }

@@ -40,10 +40,10 @@ impl Console {
     /// socket is only accepted with a terminal.
     pub(crate) fn check(&self, terminal: bool) -> Result<()> {
         match (self, terminal) {
-            (Console::None, true) => Err(Error::InvalidState(
+            (Console::None, true) => Err(Error::Config(
                 "cannot allocate tty if berth will detach without setting console socket".into(),
             )),
-            (Console::Socket(_) | Console::Fd(_), false) => Err(Error::InvalidState(
+            (Console::Socket(_) | Console::Fd(_), false) => Err(Error::Config(
                 "cannot use console socket if berth will not detach or allocate tty".into(),
             )),
             _ => Ok(()),
@@ -188,8 +188,10 @@ fn build(
     let snapshot = match &config.text {
         Some(text) => text,
         None => {
-            encoded = serde_json::to_vec(spec)
-                .map_err(|e| Error::InvalidState(format!("encode config snapshot: {e}")))?;
+            encoded = serde_json::to_vec(spec).map_err(|source| Error::Encode {
+                what: "config snapshot",
+                source,
+            })?;
             &encoded
         }
     };
@@ -362,7 +364,7 @@ fn time_offsets(config: &ContainerConfig) -> Option<String> {
 fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
     let path = dir.join(state::EXEC_FIFO);
     let cpath = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| Error::InvalidState("bad state path".into()))?;
+        .map_err(|_| Error::Config(format!("state path {path:?} contains a NUL byte")))?;
     let old = nix::sys::stat::umask(Mode::empty());
     // SAFETY: mkfifo reads one NUL-terminated path.
     let ret = unsafe { libc::mkfifo(cpath.as_ptr(), 0o622) };

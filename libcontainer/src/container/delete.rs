@@ -17,10 +17,10 @@ impl Container {
         self.reload()?;
         let status = self.status();
         if matches!(status, Status::Running | Status::Paused | Status::Creating) && !force {
-            return Err(Error::InvalidState(format!(
-                "cannot delete container {} that is not stopped: {status}",
-                self.id()
-            )));
+            return Err(Error::NotStopped {
+                id: self.id().into(),
+                found: status,
+            });
         }
         if matches!(status, Status::Created | Status::Running | Status::Paused) {
             let _ = self.signal(Sig::KILL, false);

@@ -33,15 +33,11 @@ impl Container {
         crate::spec::validate_process(&opts.process)?;
         match self.status() {
             Status::Running | Status::Created => {}
-            Status::Paused => {
-                return Err(Error::InvalidState(
-                    "cannot exec in a paused container".into(),
-                ))
-            }
-            status => {
-                return Err(Error::InvalidState(format!(
-                    "cannot exec in a {status} container"
-                )))
+            found => {
+                return Err(Error::CannotExec {
+                    id: self.id().into(),
+                    found,
+                })
             }
         }
         opts.console.check(opts.process.terminal() == Some(true))?;

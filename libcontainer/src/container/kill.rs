@@ -10,7 +10,10 @@ impl Container {
         let _lock = self.lock()?;
         self.reload()?;
         if self.status() == Status::Stopped && !all {
-            return Err(Error::InvalidState("container not running".into()));
+            return Err(Error::NotRunning {
+                id: self.id().into(),
+                found: Status::Stopped,
+            });
         }
         self.signal(sig, all)
     }
@@ -29,7 +32,14 @@ impl Container {
             }
             return Ok(());
         }
-        send_checked(self.record.pid, self.record.start_time, sig)
+        if send_checked(self.record.pid, self.record.start_time, sig)? {
+            Ok(())
+        } else {
+            Err(Error::NotRunning {
+                id: self.id().into(),
+                found: Status::Stopped,
+            })
+        }
     }
 }
 
@@ -45,18 +55,18 @@ fn send(pid: i32, sig: Sig) -> Result<()> {
 }
 
 /// Signals `pid` through a pidfd opened after checking the start time, so a recycled pid
-/// is never hit.
-fn send_checked(pid: i32, start_time: u64, sig: Sig) -> Result<()> {
+/// is never hit. False: the process is gone (or its pid is another process's now).
+fn send_checked(pid: i32, start_time: u64, sig: Sig) -> Result<bool> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
     let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if raw < 0 {
-        return Err(Error::InvalidState("container not running".into()));
+        return Ok(false);
     }
     // SAFETY: the kernel just returned this descriptor to us.
     let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
     if !super::process_alive(pid, Some(start_time)) {
-        return Err(Error::InvalidState("container not running".into()));
+        return Ok(false);
     }
     // SAFETY: pidfd_send_signal takes the pidfd, a signal number, a null siginfo and flags.
     let ret = unsafe {
@@ -74,5 +84,5 @@ fn send_checked(pid: i32, start_time: u64, sig: Sig) -> Result<()> {
             nix::errno::Errno::last(),
         ));
     }
-    Ok(())
+    Ok(true)
 }

@@ -9,26 +9,27 @@ impl Container {
         let _lock = self.lock()?;
         match self.status() {
             Status::Running | Status::Created => {}
-            status => {
-                return Err(Error::InvalidState(format!(
-                    "container not running or created: {status}"
-                )))
+            found => {
+                return Err(Error::NotRunningOrCreated {
+                    id: self.id().into(),
+                    found,
+                })
             }
         }
-        let cgroup = self
-            .cgroup()
-            .ok_or_else(|| Error::InvalidState("container has no cgroup".into()))?;
+        let cgroup = self.require_cgroup()?;
         Ok(cgroup.freeze()?)
     }
 
     pub fn resume(&mut self) -> Result<()> {
         let _lock = self.lock()?;
-        if self.status() != Status::Paused {
-            return Err(Error::InvalidState("container not paused".into()));
+        let found = self.status();
+        if found != Status::Paused {
+            return Err(Error::NotPaused {
+                id: self.id().into(),
+                found,
+            });
         }
-        let cgroup = self
-            .cgroup()
-            .ok_or_else(|| Error::InvalidState("container has no cgroup".into()))?;
+        let cgroup = self.require_cgroup()?;
         Ok(cgroup.thaw()?)
     }
 }

@@ -22,20 +22,11 @@ impl Container {
         self.reload()?;
         match self.status() {
             Status::Created => {}
-            Status::Stopped => {
-                return Err(Error::InvalidState(
-                    "cannot start a container that has stopped".into(),
-                ))
-            }
-            Status::Creating => {
-                return Err(Error::InvalidState(
-                    "cannot start a container that is still being created".into(),
-                ))
-            }
-            Status::Running | Status::Paused => {
-                return Err(Error::InvalidState(
-                    "cannot start an already running container".into(),
-                ))
+            found => {
+                return Err(Error::CannotStart {
+                    id: self.id().into(),
+                    found,
+                })
             }
         }
         self.release_init()?;
@@ -77,18 +68,20 @@ impl Container {
                 match file.read(&mut byte) {
                     Ok(1) => break,
                     Ok(_) => {
-                        return Err(Error::InvalidState(
-                            "cannot start an already running container".into(),
-                        ))
+                        return Err(Error::CannotStart {
+                            id: self.id().into(),
+                            found: Status::Running,
+                        })
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(e) => return Err(Error::path(&path, e)),
                 }
             }
             if !process_alive(self.record.pid, Some(self.record.start_time)) {
-                return Err(Error::InvalidState(
-                    "cannot start a container that has stopped".into(),
-                ));
+                return Err(Error::CannotStart {
+                    id: self.id().into(),
+                    found: Status::Stopped,
+                });
             }
             std::thread::sleep(Duration::from_millis(1));
         }

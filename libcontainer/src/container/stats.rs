@@ -17,8 +17,9 @@ impl Container {
         Ok(self.require_cgroup()?.oom_watcher()?)
     }
 
-    fn require_cgroup(&self) -> Result<&crate::cgroups::Cgroup> {
-        self.cgroup()
-            .ok_or_else(|| Error::InvalidState("container has no cgroup".into()))
+    pub(crate) fn require_cgroup(&self) -> Result<&crate::cgroups::Cgroup> {
+        self.cgroup().ok_or_else(|| Error::NoCgroup {
+            id: self.id().into(),
+        })
     }
 }

@@ -50,18 +50,22 @@ impl Container {
         let _lock = self.lock()?;
         self.reload()?;
         if self.status() == Status::Stopped {
-            return Err(Error::InvalidState("container not running".into()));
+            return Err(Error::NotRunning {
+                id: self.id().into(),
+                found: Status::Stopped,
+            });
         }
-        let cgroup = self
-            .cgroup()
-            .ok_or_else(|| Error::InvalidState("container has no cgroup".into()))?;
+        let cgroup = self.require_cgroup()?;
         cgroup.apply(resources, None)?;
         self.record_resources(resources)
     }
 
     /// Merges `patch` into `linux.resources` of the config snapshot.
     fn record_resources(&self, patch: &LinuxResources) -> Result<()> {
-        let encode = |e: serde_json::Error| Error::InvalidState(format!("encode config: {e}"));
+        let encode = |source| Error::Encode {
+            what: "config",
+            source,
+        };
         let mut spec = serde_json::to_value(self.spec()?).map_err(encode)?;
         let patch = serde_json::to_value(patch).map_err(encode)?;
         if let Some(linux) = spec.get_mut("linux").and_then(|l| l.as_object_mut()) {

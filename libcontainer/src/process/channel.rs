@@ -65,8 +65,8 @@ impl Channel {
     }
 
     pub(crate) fn send_with_fds(&self, msg: &Message, fds: &[RawFd]) -> Result<()> {
-        let data = serde_json::to_vec(msg)
-            .map_err(|e| Error::InvalidState(format!("encode {msg:?}: {e}")))?;
+        let data =
+            serde_json::to_vec(msg).map_err(|e| Error::Protocol(format!("encode {msg:?}: {e}")))?;
         let iov = [IoSlice::new(&data)];
         let cmsgs: Vec<ControlMessage> = if fds.is_empty() {
             vec![]
@@ -146,7 +146,7 @@ impl Channel {
             return Ok(None);
         }
         let msg = serde_json::from_slice(&buf[..len])
-            .map_err(|e| Error::InvalidState(format!("malformed message on sync socket: {e}")))?;
+            .map_err(|e| Error::Protocol(format!("malformed message on sync socket: {e}")))?;
         Ok(Some((msg, fds)))
     }
 
@@ -155,7 +155,7 @@ impl Channel {
         match self.recv()? {
             Some(ref got) if got == want => Ok(()),
             Some(Message::Failed(text)) => Err(Error::Start(text)),
-            Some(other) => Err(Error::InvalidState(format!(
+            Some(other) => Err(Error::Protocol(format!(
                 "sync: expected {want:?}, got {other:?}"
             ))),
             None => Err(Error::Start(format!(

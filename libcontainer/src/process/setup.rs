@@ -22,7 +22,7 @@ pub(crate) struct Program {
 }
 
 fn cstring(s: &str, what: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| Error::InvalidState(format!("{what} contains a NUL byte: {s:?}")))
+    CString::new(s).map_err(|_| Error::Config(format!("{what} contains a NUL byte: {s:?}")))
 }
 
 /// Applies `process` to the calling process and returns the program to exec.
@@ -83,7 +83,7 @@ pub(crate) fn prepare(
         .unwrap_or_default();
     let name = args
         .first()
-        .ok_or_else(|| Error::InvalidState("process.args must not be empty".into()))?;
+        .ok_or_else(|| Error::Config("process.args must not be empty".into()))?;
     let path_var = env
         .iter()
         .rev()
@@ -95,7 +95,7 @@ pub(crate) fn prepare(
     }
     Ok(Program {
         path: CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| Error::InvalidState(format!("bad path {path:?}")))?,
+            .map_err(|_| Error::Config(format!("bad path {path:?}")))?,
         argv: args
             .iter()
             .map(|a| cstring(a, "process.args"))
