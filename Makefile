@@ -73,10 +73,20 @@ demo: packages-demo build
 # 20 containers through one shim (SHIM_CHURN), fds/threads/mounts/cgroups before = after.
 INTEGRATION := integration/release-build.sh integration/containerd.sh integration/containerd-faults.sh integration/containerd-churn.sh integration/ctr.sh integration/docker.sh integration/podman.sh
 
+# The tests must leave the host as they found it: a snapshot before and after
+# (integration/host-snapshot.sh) must be equal, or the run fails and shows the difference.
 test: packages-test build
 	@status=0; \
+	integration/host-snapshot.sh >target/host-before.txt; \
 	$(CARGO) test --workspace $(NOT_IN_BUILD) $(TEST_FEATURES) --no-fail-fast -- --test-threads=2 || status=1; \
 	$(MAKE) --no-print-directory integration || status=1; \
+	integration/host-snapshot.sh >target/host-after.txt; \
+	if diff -u target/host-before.txt target/host-after.txt >target/host-diff.txt; then \
+		echo "1 passed, 0 failed: host-snapshot: the host is as the tests found it"; \
+	else \
+		echo "host-snapshot: the tests left the host changed (- before, + after):"; sed "s/^/host-snapshot: /" target/host-diff.txt; \
+		echo "0 passed, 1 failed: host-snapshot"; status=1; \
+	fi; \
 	exit $$status
 
 integration: build
