@@ -372,16 +372,28 @@ compare_test!(events_stats_shape, |rt| -> (
 /// Runs `script` under the runtime in a private mount namespace where /sys/fs/cgroup is
 /// a fresh cgroup2 mount: the runtime sees a pure v2 host. $RT is the runtime with its
 /// --root, $B the bundle, $ID a container id, $CG the container's cgroup directory.
+///
+/// That mount is the host's own cgroup2 hierarchy (hybrid's /sys/fs/cgroup/unified), and
+/// a runtime on a pure v2 host enables every controller in the root's subtree_control:
+/// the script turns off again what it found off (hugetlb left on there makes crun refuse
+/// every container and keeps hugetlb from being mounted as v1). One such script at a time
+/// (flock), so none turns a controller off under another's container.
 fn in_private_v2(rt: &Runtime, b: &Bundle, script: &str) -> String {
     b.write();
     let id = rt.id("v2");
     let full = format!(
         "set -u; umount -R /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup || exit 99; \
+         ST=/sys/fs/cgroup/cgroup.subtree_control; was=\" $(cat $ST) \"; \
          CG=/sys/fs/cgroup/$ID; {script}; $RT delete -f $ID >/dev/null 2>&1; \
-         test -e $CG && echo cgroup-left; true"
+         test -e $CG && echo cgroup-left; \
+         for c in $(cat $ST); do case \"$was\" in *\" $c \"*) ;; *) echo -$c >$ST || echo \"$c left on\";; esac; done; \
+         true"
     );
-    let mut cmd = Command::new("unshare");
-    cmd.args(["-m", "--propagation", "private", "sh", "-c", &full])
+    let lock = std::env::temp_dir().join("berth-tests-private-v2.lock");
+    let mut cmd = Command::new("flock");
+    cmd.arg(&lock)
+        .args(["unshare", "-m", "--propagation", "private"])
+        .args(["sh", "-c", &full])
         .env(
             "RT",
             format!("{} --root {}", rt.bin.display(), rt.root().display()),
