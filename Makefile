@@ -11,7 +11,7 @@ NOT_IN_BUILD := --exclude berth-cri-client
 # tests/tests/faults.rs and integration/containerd-faults.sh drive; release builds never do.
 TEST_FEATURES := --features berth/fault-injection,containerd-shim-berth-v2/fault-injection
 
-.PHONY: demo test integration clients build release release-rustflags fmt lint bench packages-demo packages-test packages-clients packages-bench reliability fuzz fuzz-libfuzzer
+.PHONY: demo test test-modern packages-modern integration clients build release release-rustflags fmt lint bench packages-demo packages-test packages-clients packages-bench reliability fuzz fuzz-libfuzzer
 
 # Install the Debian packages named in $(1) unless all are installed already.
 define apt_install
@@ -27,6 +27,10 @@ packages-demo:
 
 packages-test:
 	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap docker.io podman iptables nftables iproute2 protobuf-compiler)
+
+# What the modern-host VM (integration/vm/) is built and booted with.
+packages-modern:
+	$(call apt_install,mmdebstrap qemu-system-x86 e2fsprogs)
 
 # What integration/{docker,podman,ctr}.sh drive berth through: dockerd 20.10, podman 4.3,
 # containerd 1.6 + ctr.
@@ -66,16 +70,17 @@ demo: packages-demo build
 	scripts/demo.sh $(BERTH)
 
 # Scripts that drive real clients (containerd, dockerd, podman) through berth; each ends
-# with "N passed, N failed" and exits non-zero on any failure. integration/ctr.sh (berth
-# under containerd's runc-v2 shim, and our shim's metrics) joins once the shim serves
-# Stats; until then `make clients` runs it.
+# with "N passed, N failed" and exits non-zero on any failure.
+# release-build.sh: the release binaries carry no fault-injection hook (~1.5 min);
 # containerd-faults.sh: the shim SIGKILLed mid-operation (~30 s); containerd-churn.sh:
-# 20 containers through one shim (SHIM_CHURN), fds/threads/mounts/cgroups before = after.
-INTEGRATION := integration/release-build.sh integration/containerd.sh integration/containerd-faults.sh integration/containerd-churn.sh integration/ctr.sh integration/docker.sh integration/podman.sh
+# 20 containers through one shim (SHIM_CHURN), fds/threads/mounts/cgroups before = after;
+# ctr.sh: berth under containerd's runc-v2 shim, the CRI, our shim's metrics;
+# vm/run.sh: the modern host (~5 min; the first run builds the image, ~1 min).
+INTEGRATION := integration/release-build.sh integration/containerd.sh integration/containerd-faults.sh integration/containerd-churn.sh integration/ctr.sh integration/docker.sh integration/podman.sh integration/vm/run.sh
 
 # The tests must leave the host as they found it: a snapshot before and after
 # (integration/host-snapshot.sh) must be equal, or the run fails and shows the difference.
-test: packages-test build
+test: packages-test packages-modern build
 	@status=0; \
 	integration/host-snapshot.sh >target/host-before.txt; \
 	$(CARGO) test --workspace $(NOT_IN_BUILD) $(TEST_FEATURES) --no-fail-fast -- --test-threads=2 || status=1; \
@@ -88,6 +93,12 @@ test: packages-test build
 		echo "0 passed, 1 failed: host-snapshot"; status=1; \
 	fi; \
 	exit $$status
+
+# The modern host alone: a Debian forky VM (systemd, pure cgroup v2, Docker 28,
+# containerd 2, podman 5, runc 1.3) built from Debian's packages and booted under qemu;
+# integration/vm/scenarios.sh runs inside (docs/testing.md).
+test-modern: packages-modern build
+	integration/vm/run.sh target/debug
 
 integration: build
 	@status=0; for script in $(INTEGRATION); do \

@@ -1,0 +1,225 @@
+#!/bin/bash
+# Runs inside the modern-host VM (integration/vm/run.sh copies it to the payload disk as
+# run.sh): berth against what users run there — runc 1.3 as the oracle, Docker, containerd
+# 2 with our shim, podman 5 as root and rootless. Each scenario prints PASS/FAIL/SKIP;
+# the last line is "N passed, N failed".
+# Argument: the payload directory (bin/ holds berth and containerd-shim-berth-v2).
+set -uo pipefail
+P=${1:?payload dir}
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+install -m 0755 "$P/bin/berth" "$P/bin/containerd-shim-berth-v2" /usr/local/bin/
+BERTH=/usr/local/bin/berth
+# Docker's driver: cgroupfs until the systemd driver lands (VM_DOCKER_CGROUPDRIVER).
+DOCKER_DRIVER=${VM_DOCKER_CGROUPDRIVER:-$(cat "$P/docker-cgroupdriver" 2>/dev/null || echo cgroupfs)}
+W=$(mktemp -d /tmp/berth-vm.XXXXXX)
+pass=0 fail=0 skip=0
+
+t() {
+    local name=$1 out rc t0=$SECONDS
+    shift
+    out=$("$@" 2>&1)
+    rc=$?
+    name="$name ($((SECONDS - t0)) s)"
+    if [ $rc -eq 0 ]; then
+        pass=$((pass + 1)); echo "PASS $name"
+    elif [ $rc -eq 77 ]; then
+        skip=$((skip + 1)); echo "SKIP $name: $(tail -n1 <<<"$out")"
+    else
+        fail=$((fail + 1)); echo "FAIL $name"
+        tail -n 20 <<<"$out" | sed 's/^/    /'
+    fi
+}
+die() { echo "$*"; exit 1; }
+want() { [ "$1" = "$2" ] || die "$3: expected [$1], got [$2]"; }
+with_timeout() { timeout 120 "$@"; }
+
+echo "== host: $(uname -r), $(systemctl --version | head -n1), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
+echo "== $(runc --version | head -n1); $(crun --version | head -n1); $(docker --version); $(containerd --version | cut -d' ' -f1-3); $(podman --version)"
+echo "== $($BERTH --version | head -n1)"
+
+# A busybox rootfs from the guest's busybox-static.
+ROOTFS=$W/rootfs
+mkdir -p "$ROOTFS"/{bin,etc,dev,proc,sys,tmp,root}
+cp /bin/busybox "$ROOTFS/bin/busybox"
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$ROOTFS/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$ROOTFS/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$ROOTFS/etc/group"
+tar -C "$ROOTFS" -cf "$W/rootfs.tar" .
+
+# --- a bundle made by runc spec, under runc 1.3 and berth -----------------------------
+bundle() { # bundle DIR ARGS-JSON
+    mkdir -p "$1"
+    cp -a "$ROOTFS" "$1/rootfs"
+    (cd "$1" && runc spec)
+    jq --argjson a "$2" '.process.terminal = false | .process.args = $a' "$1/config.json" >"$1/c" && mv "$1/c" "$1/config.json"
+}
+runc_spec_bundle_runs_alike() {
+    bundle "$W/b1" '["sh","-c","echo out; hostname; id -u; cat /proc/self/cgroup; exit 3"]'
+    local r b rc_r rc_b
+    r=$(cd "$W/b1" && with_timeout runc run "r-$$" 2>&1 </dev/null); rc_r=$?
+    b=$(cd "$W/b1" && with_timeout $BERTH run "b-$$" 2>&1 </dev/null); rc_b=$?
+    want "$rc_r" "$rc_b" "exit code (runc $rc_r)"
+    want "$r" "$b" "output"
+}
+t "runc spec bundle: same output and exit code as runc" runc_spec_bundle_runs_alike
+
+state_keys_alike() {
+    bundle "$W/b2" '["sleep","100"]'
+    local id kr kb sr sb
+    (cd "$W/b2" && runc create "rs-$$" && $BERTH create "bs-$$") </dev/null || die "create failed"
+    kr=$(runc state "rs-$$" | jq -c 'keys'); kb=$($BERTH state "bs-$$" | jq -c 'keys')
+    sr=$(runc state "rs-$$" | jq -r .status); sb=$($BERTH state "bs-$$" | jq -r .status)
+    runc delete -f "rs-$$"; $BERTH delete -f "bs-$$"
+    want "$kr" "$kb" "state keys"
+    want "$sr" "$sb" "status"
+}
+t "state JSON: same keys and status as runc" state_keys_alike
+
+v2_limits_in_files() {
+    bundle "$W/b3" '["sh","-c","cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max"]'
+    jq '.linux.resources = {"memory":{"limit":67108864},"pids":{"limit":42},"cpu":{"quota":50000,"period":100000}}' \
+        "$W/b3/config.json" >"$W/b3/c" && mv "$W/b3/c" "$W/b3/config.json"
+    local r b
+    r=$(cd "$W/b3" && with_timeout runc run "rl-$$" </dev/null 2>&1)
+    b=$(cd "$W/b3" && with_timeout $BERTH run "bl-$$" </dev/null 2>&1)
+    want "$r" "$b" "limits read inside (runc: $r)"
+    want "67108864 42 50000 100000" "$(echo $b)" "values"
+}
+t "cgroup v2 limits: memory.max, pids.max, cpu.max as runc writes them" v2_limits_in_files
+
+# --- Docker ------------------------------------------------------------------------------
+docker_up() {
+    mkdir -p /etc/docker
+    cat >/etc/docker/daemon.json <<JSON
+{
+  "runtimes": {
+    "berth": {"path": "$BERTH"},
+    "berth-shim": {"runtimeType": "io.containerd.berth.v2"}
+  },
+  "exec-opts": ["native.cgroupdriver=$DOCKER_DRIVER"],
+  "live-restore": true
+}
+JSON
+    systemctl start containerd docker || { journalctl -u docker --no-pager | tail -20; return 1; }
+    for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker import "$W/rootfs.tar" busybox:local >/dev/null
+}
+t "dockerd up (cgroup driver $DOCKER_DRIVER), busybox imported" docker_up
+have_docker() { docker image inspect busybox:local >/dev/null 2>&1 || { echo "docker is not up"; exit 77; }; }
+
+docker_run() {
+    have_docker
+    want hi "$(with_timeout docker run --rm --runtime berth busybox:local echo hi)" "docker run --runtime berth"
+}
+t "docker run --runtime berth" docker_run
+docker_limits() {
+    have_docker
+    local got
+    got=$(with_timeout docker run --rm --runtime berth -m 64m --pids-limit 33 busybox:local cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max)
+    want "67108864 33" "$(echo $got)" "memory.max pids.max"
+}
+t "docker --memory/--pids-limit in memory.max/pids.max" docker_limits
+docker_oom() {
+    have_docker
+    with_timeout docker run --name oom-$$ --runtime berth -m 32m --memory-swap 32m busybox:local sh -c 'x=a; while :; do x=$x$x; done'
+    local rc=$?
+    local killed
+    killed=$(docker inspect -f '{{.State.OOMKilled}}' oom-$$)
+    docker rm -f oom-$$ >/dev/null
+    want 137 "$rc" "exit code"
+    want true "$killed" "OOMKilled"
+}
+t "docker OOM kill: exit 137, OOMKilled" docker_oom
+docker_exec_logs_restart() {
+    have_docker
+    docker run -d --name ex-$$ --runtime berth busybox:local sh -c 'echo started; exec sleep 1000' >/dev/null || die "run -d"
+    local id pid
+    id=$(docker inspect -f '{{.Id}}' ex-$$)
+    # Docker 28 runs every runtime through containerd's runc shim with --root
+    # /run/docker/runtime-runc/moby: the state record there must be berth's.
+    local state=/run/docker/runtime-runc/moby/$id
+    want running "$($BERTH --root "$(dirname "$state")" state "$id" | jq -r .status)" "berth state of $id"
+    want in "$(with_timeout docker exec ex-$$ echo in)" "exec"
+    sleep 1
+    want started "$(docker logs ex-$$)" "logs"
+    pid=$(docker inspect -f '{{.State.Pid}}' ex-$$)
+    systemctl restart docker || die "restart docker"
+    for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    want "true $pid" "$(docker inspect -f '{{.State.Running}} {{.State.Pid}}' ex-$$)" "after dockerd restart (live-restore)"
+    want still "$(with_timeout docker exec ex-$$ echo still)" "exec after restart"
+    docker rm -f ex-$$ >/dev/null || die "rm -f"
+    [ ! -e "$state" ] || die "berth state dir left"
+}
+t "docker exec, logs, dockerd restart with a running container" docker_exec_logs_restart
+docker_shim() {
+    have_docker
+    want hi "$(with_timeout docker run --rm --runtime berth-shim busybox:local echo hi)" "docker run --runtime berth-shim"
+    docker run -d --name sh-$$ --runtime berth-shim -m 48m busybox:local sleep 1000 >/dev/null || die "run -d"
+    pgrep -f "containerd-shim-berth-v2.*" >/dev/null || die "no berth shim running"
+    want 50331648 "$(with_timeout docker exec sh-$$ cat /sys/fs/cgroup/memory.max)" "memory.max via the shim"
+    docker rm -f sh-$$ >/dev/null
+}
+t "docker with runtimeType io.containerd.berth.v2" docker_shim
+[ -e "$W/image.tar" ] || docker save busybox:local -o "$W/image.tar" 2>/dev/null
+
+# --- containerd 2 and ctr ------------------------------------------------------------
+CTR="ctr -n berth-vm"
+ctr_up() {
+    systemctl is-active containerd >/dev/null || systemctl start containerd || return 1
+    [ -s "$W/image.tar" ] || { echo "no image archive (docker save failed)"; exit 77; }
+    $CTR image import --all-platforms "$W/image.tar" >/dev/null || die "ctr image import"
+}
+t "containerd up, busybox imported with ctr" ctr_up
+IMG=docker.io/library/busybox:local
+ctr_run() {
+    want hi "$(with_timeout $CTR run --rm --runtime io.containerd.berth.v2 $IMG c1-$$ echo hi)" "ctr run --rm"
+}
+t "ctr run --rm with io.containerd.berth.v2" ctr_run
+ctr_lifecycle() {
+    with_timeout $CTR run -d --runtime io.containerd.berth.v2 $IMG c2-$$ sleep 1000 || die "run -d"
+    want in "$(with_timeout $CTR task exec --exec-id e1 c2-$$ echo in)" "exec"
+    $CTR task pause c2-$$ || die pause
+    want PAUSED "$($CTR task ls | awk -v id=c2-$$ '$1 == id { print $3 }')" "paused"
+    $CTR task resume c2-$$ || die resume
+    $CTR task metrics c2-$$ | grep -q memory || die "no metrics: $($CTR task metrics c2-$$ 2>&1)"
+    systemctl restart containerd || die "restart containerd"
+    sleep 2
+    want RUNNING "$($CTR task ls | awk -v id=c2-$$ '$1 == id { print $3 }')" "after containerd restart"
+    $CTR task kill -s KILL c2-$$ || die kill
+    for _ in $(seq 20); do [ "$($CTR task ls | awk -v id=c2-$$ '$1 == id { print $3 }')" = STOPPED ] && break; sleep 0.5; done
+    $CTR task delete c2-$$ >/dev/null && $CTR container delete c2-$$ || die "delete"
+}
+t "ctr exec, pause/resume, metrics, containerd restart, kill, delete" ctr_lifecycle
+
+# --- podman -----------------------------------------------------------------------------
+PM="podman --runtime $BERTH --cgroup-manager cgroupfs"
+podman_root() {
+    [ -s "$W/image.tar" ] || { echo "no image archive"; exit 77; }
+    $PM load -i "$W/image.tar" >/dev/null || die "podman load"
+    want hi "$(with_timeout $PM run --rm busybox:local echo hi)" "podman run"
+    want "67108864" "$(with_timeout $PM run --rm -m 64m busybox:local cat /sys/fs/cgroup/memory.max)" "memory.max"
+    with_timeout $PM run --rm --network bridge busybox:local ip -o -4 addr show eth0 | grep -q inet || die "no bridge address (netavark)"
+}
+t "podman --runtime berth (cgroupfs, netavark)" podman_root
+podman_rootless() {
+    [ -s "$W/image.tar" ] || { echo "no image archive"; exit 77; }
+    local xdg=/run/user/1000
+    mkdir -p "$xdg" && chown tester: "$xdg" && chmod 700 "$xdg"
+    cp "$W/image.tar" /home/tester/image.tar && chown tester: /home/tester/image.tar
+    # The runtime declared in the user's containers.conf, as podman's documentation tells a
+    # user adding a runtime. Without the systemd driver a rootless container has no cgroup
+    # it may write: the cgroupfs manager, and the runtime goes on without one (as runc).
+    mkdir -p /home/tester/.config/containers
+    printf '[engine.runtimes]\nberth = ["%s"]\n' "$BERTH" >/home/tester/.config/containers/containers.conf
+    chown -R tester: /home/tester/.config
+    as_tester() { runuser -u tester -- timeout 120 env HOME=/home/tester XDG_RUNTIME_DIR=$xdg podman --runtime berth --cgroup-manager cgroupfs "$@"; }
+    as_tester load -i /home/tester/image.tar >/dev/null || die "podman load (rootless)"
+    want "hi 0" "$(as_tester run --rm busybox:local sh -c 'echo hi $(id -u)' | xargs)" "rootless podman run"
+}
+t "rootless podman --runtime berth" podman_rootless
+
+systemctl stop docker containerd >/dev/null 2>&1
+rm -rf "$W"
+line="$pass passed, $fail failed"
+[ "$skip" -gt 0 ] && line="$line, $skip skipped"
+echo "$line"
