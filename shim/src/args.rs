@@ -21,6 +21,10 @@ pub enum Action {
     Start,
     Delete,
     Serve,
+    /// `-info`: containerd 2.x asks for the RuntimeInfo protobuf (introspection).
+    Info,
+    /// `-version` / `-v`: the shim's version, as runc-v2 prints it.
+    Version,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,8 +65,20 @@ impl Args {
                 Some((n, v)) => (n.to_string(), Some(v.to_string())),
                 None => (flag.to_string(), None),
             };
-            if name == "debug" || name == "v" {
+            if name == "debug" {
                 args.debug = inline.as_deref() != Some("false");
+                continue;
+            }
+            // Flags that are actions of their own (Go's shim library reads them so).
+            let flag_action = match name.as_str() {
+                "info" => Some("info"),
+                "version" | "v" => Some("version"),
+                _ => None,
+            };
+            if let Some(act) = flag_action {
+                if inline.as_deref() != Some("false") {
+                    action = Some(act.to_string());
+                }
                 continue;
             }
             let value = match inline {
@@ -85,8 +101,13 @@ impl Args {
             None => Action::Serve,
             Some("start") => Action::Start,
             Some("delete") => Action::Delete,
+            Some("info") => Action::Info,
+            Some("version") => Action::Version,
             Some(other) => return Err(ArgsError::UnknownAction(other.to_string())),
         };
+        if matches!(args.action, Action::Info | Action::Version) {
+            return Ok(args);
+        }
         if args.namespace.is_empty() {
             return Err(ArgsError::Required("namespace"));
         }
@@ -121,6 +142,13 @@ mod tests {
         assert_eq!(a.action, Action::Delete);
         assert!(a.debug);
         assert_eq!(a.bundle, Some(PathBuf::from("/b")));
+    }
+
+    #[test]
+    fn info_and_version_need_no_namespace() {
+        assert_eq!(parse("-info").unwrap().action, Action::Info);
+        assert_eq!(parse("--version").unwrap().action, Action::Version);
+        assert_eq!(parse("-v").unwrap().action, Action::Version);
     }
 
     #[test]

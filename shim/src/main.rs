@@ -7,6 +7,7 @@ mod console;
 mod delete;
 mod events;
 mod idle;
+mod info;
 mod logbinary;
 mod metrics;
 mod mount;
@@ -59,6 +60,8 @@ fn main() {
         Action::Start => start::run(&args),
         Action::Delete => delete::run(&args),
         Action::Serve => serve::run(&args),
+        Action::Info => info::run_info(),
+        Action::Version => info::run_version(),
     };
     if let Err(e) = result {
         eprintln!("containerd-shim-berth-v2: {e:#}");
