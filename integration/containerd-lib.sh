@@ -8,9 +8,9 @@ CTR_SHIM_DIR=$(realpath "$1")
 [ -x "$CTR_SHIM_DIR/containerd-shim-berth-v2" ] || { echo "no shim in $CTR_SHIM_DIR" >&2; exit 2; }
 command -v containerd >/dev/null || { echo "containerd not installed" >&2; exit 2; }
 
-# shellcheck source=integration/cgroups-lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/cgroups-lib.sh"
-it_cgroups_before=$(it_top_cgroups)
+# shellcheck source=integration/leftovers-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/leftovers-lib.sh"
+it_record_host
 
 CT_DIR=$(mktemp -d /tmp/berth-containerd.XXXXXX)
 CT_SOCK=$CT_DIR/containerd.sock
@@ -64,7 +64,7 @@ ct_cleanup() {
         umount -l "$m" 2>/dev/null || true
     done
     rm -rf "$CT_DIR"
-    it_remove_new_cgroups
+    it_remove_leftovers
 }
 
 ctr_() { ctr -a "$CT_SOCK" "$@"; }

@@ -6,8 +6,8 @@
 set -uo pipefail
 
 IT_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=integration/cgroups-lib.sh
-source "$IT_HERE/cgroups-lib.sh"
+# shellcheck source=integration/leftovers-lib.sh
+source "$IT_HERE/leftovers-lib.sh"
 BERTH=$(realpath -m "${BERTH:-$IT_HERE/../target/debug/berth}")
 # Seconds any single client command may take before it counts as hung.
 IT_TIMEOUT=${IT_TIMEOUT:-60}
@@ -27,10 +27,8 @@ it_init() {
     local fwd
     fwd=$(cat /proc/sys/net/ipv4/ip_forward)
     on_exit "echo $fwd >/proc/sys/net/ipv4/ip_forward"
-    # The clients make top-level cgroups (/docker, /default and /berth-it of containerd's
-    # namespaces, /k8s.io, /libpod_parent) in every hierarchy and keep them: the ones
-    # that were not there before go again at exit.
-    it_cgroups_before=$(it_top_cgroups)
+    # What the clients leave behind goes again at exit (leftovers-lib.sh).
+    it_record_host
 }
 
 
@@ -44,7 +42,7 @@ it_cleanup() {
         eval "${it_cleanups[$i]}" >/dev/null 2>&1 || true
     done
     it_kill_ours
-    it_remove_new_cgroups
+    it_remove_leftovers
     # IT_LOGS=DIR keeps the daemons' logs.
     [ -n "${IT_LOGS:-}" ] && mkdir -p "$IT_LOGS" && find "$IT_DIR" -maxdepth 1 -name '*.log' -exec cp {} "$IT_LOGS/" \;
     # Mounts under our dir (overlay, shm, netns, bind mounts), deepest first.
