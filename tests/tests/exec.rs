@@ -91,6 +91,22 @@ runtime_test!(exec_env, |rt| {
     assert_eq!(out.stdout, "bar qux\n");
 });
 
+compare_test!(exec_env_overrides_process_env, |rt| -> String {
+    let (_b, id) = running(rt);
+    rt.exec(&[
+        "--env",
+        "TERM=dumb",
+        "--env",
+        "TERM=vt100",
+        &id,
+        "sh",
+        "-c",
+        "env | grep -c ^TERM=; echo $TERM",
+    ])
+    .ok()
+    .stdout
+});
+
 runtime_test!(exec_cwd, |rt| {
     let (_b, id) = running(rt);
     assert_eq!(

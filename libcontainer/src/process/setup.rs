@@ -71,8 +71,14 @@ pub(crate) fn prepare(
     }
     close_on_exec_from(3 + keep_fds)?;
 
-    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
-    env.extend(extra_env.iter().cloned());
+    let mut env = merge_env(
+        process
+            .env()
+            .iter()
+            .flatten()
+            .chain(extra_env.iter())
+            .cloned(),
+    );
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", home_of(process.user().uid())));
     }
@@ -105,6 +111,28 @@ pub(crate) fn prepare(
             .map(|e| cstring(e, "process.env"))
             .collect::<Result<_>>()?,
     })
+}
+
+/// The environment as runc's init builds it (setenv in order): a later `NAME=value`
+/// replaces an earlier one of the same name in its place, so `exec --env` overrides
+/// `process.env`.
+fn merge_env(entries: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut env: Vec<String> = Vec::new();
+    let mut slot: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for entry in entries {
+        let name = entry
+            .split_once('=')
+            .map_or(entry.as_str(), |(n, _)| n)
+            .to_string();
+        match slot.get(&name) {
+            Some(&i) => env[i] = entry,
+            None => {
+                slot.insert(name, env.len());
+                env.push(entry);
+            }
+        }
+    }
+    env
 }
 
 /// Loads the filter; a notification listener goes to the parent, who hands it to the
@@ -208,4 +236,16 @@ fn check_executable(path: &Path) -> std::result::Result<(), String> {
         return Err("permission denied".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_env;
+
+    #[test]
+    fn a_later_entry_replaces_an_earlier_one_in_place() {
+        let env =
+            merge_env(["PATH=/bin", "FOO=a", "TERM=xterm", "FOO=b", "BAR=c"].map(String::from));
+        assert_eq!(env, ["PATH=/bin", "FOO=b", "TERM=xterm", "BAR=c"]);
+    }
 }
