@@ -7,6 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
+use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
@@ -35,12 +36,7 @@ pub(crate) fn send_fd(socket: RawFd, name: &str, fd: RawFd) -> Result<()> {
 
 /// Opens a pty in the current (container) mount namespace, sends its master over
 /// `socket`, and makes the slave this process's controlling terminal and stdio.
-pub(crate) fn setup_console(
-    socket: RawFd,
-    size: Option<ConsoleSize>,
-    uid: u32,
-    gid: u32,
-) -> Result<()> {
+pub(crate) fn setup_console(socket: RawFd, size: Option<ConsoleSize>, uid: u32) -> Result<()> {
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .ctx(|| "open /dev/ptmx".into())?;
     grantpt(&master).ctx(|| "grantpt".into())?;
@@ -52,13 +48,7 @@ pub(crate) fn setup_console(
         Mode::empty(),
     )
     .map_err(|e| Error::sys(format!("open pty slave {name}"), e))?;
-    // The process may run as another user; it must still own its terminal.
-    nix::unistd::fchown(
-        &slave,
-        Some(nix::unistd::Uid::from_raw(uid)),
-        Some(nix::unistd::Gid::from_raw(gid)),
-    )
-    .ctx(|| format!("chown {name}"))?;
+    own_terminal(&slave, &name, uid)?;
     if let Some(size) = size {
         let ws = libc::winsize {
             ws_row: size.height() as u16,
@@ -84,6 +74,22 @@ pub(crate) fn setup_console(
     Ok(())
 }
 
+/// The process may run as another user; it must still own its terminal. Only the owner
+/// changes, as in runc: the group stays the one devpts gave (`gid=5`, tty), so programs
+/// that write to others' terminals through the tty group keep working. A terminal whose
+/// owner is not mapped here (EINVAL, EPERM) or on a read-only /dev stays as it is.
+fn own_terminal(slave: &OwnedFd, name: &str, uid: u32) -> Result<()> {
+    let uid = nix::unistd::Uid::from_raw(uid);
+    let st = nix::sys::stat::fstat(slave).ctx(|| format!("stat {name}"))?;
+    if st.st_uid == uid.as_raw() {
+        return Ok(());
+    }
+    match nix::unistd::fchown(slave, Some(uid), None) {
+        Err(Errno::EINVAL | Errno::EPERM | Errno::EROFS) => Ok(()),
+        other => other.ctx(|| format!("chown {name}")),
+    }
+}
+
 /// A new session for the container process; with `process.terminal`, a pty from inside
 /// the container becomes its controlling terminal, the master going over `socket`.
 pub(crate) fn new_session(process: &Process, socket: Option<RawFd>) -> Result<()> {
@@ -93,12 +99,7 @@ pub(crate) fn new_session(process: &Process, socket: Option<RawFd>) -> Result<()
     }
     let socket =
         socket.ok_or_else(|| Error::Config("terminal requested but no console socket".into()))?;
-    setup_console(
-        socket,
-        process.console_size(),
-        process.user().uid(),
-        process.user().gid(),
-    )?;
+    setup_console(socket, process.console_size(), process.user().uid())?;
     // SAFETY: the socket is ours and used for nothing after the master was sent.
     unsafe { libc::close(socket) };
     Ok(())

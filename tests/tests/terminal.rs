@@ -24,6 +24,39 @@ runtime_test!(terminal_console_socket, |rt| {
     rt.wait_status(&id, "stopped");
 });
 
+/// The owner and group of the container's terminal, for a process running as `user`
+/// (uid:gid): the owner becomes the user, the group stays devpts' tty (5), as in runc.
+fn terminal_owner(rt: &Runtime, user: (u32, u32)) -> String {
+    let console = ConsoleSocket::new(rt.work());
+    let mut b = Bundle::sh("stat -c '%u %g' $(tty)");
+    b.set("process.terminal", json!(true));
+    b.set("process.user.uid", json!(user.0));
+    b.set("process.user.gid", json!(user.1));
+    b.write();
+    let id = rt.id("ttyown");
+    rt.run(&[
+        "create",
+        "--console-socket",
+        console.path_str(),
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ])
+    .ok();
+    rt.start(&id).ok();
+    let out = console.output();
+    rt.wait_status(&id, "stopped");
+    out
+}
+
+compare_test!(terminal_group_is_tty_for_root, |rt| -> String {
+    terminal_owner(rt, (0, 0))
+});
+
+compare_test!(terminal_group_is_tty_for_a_user, |rt| -> String {
+    terminal_owner(rt, (1000, 1000))
+});
+
 runtime_test!(terminal_without_console_socket_fails, |rt| {
     let mut b = Bundle::sh("true");
     b.set("process.terminal", json!(true));
