@@ -55,6 +55,26 @@ runtime_test!(exec_not_running_fails, |rt| {
     assert_eq!(out.code, Some(255));
 });
 
+compare_test!(exec_process_json_without_user, |rt| -> (
+    Option<i32>,
+    String
+) {
+    let (_b, id) = running(rt);
+    let p = rt.work().join("process.json");
+    std::fs::write(
+        &p,
+        serde_json::to_vec(&json!({
+            "args": ["sh", "-c", "id -u; id -g"],
+            "env": ["PATH=/bin"],
+            "cwd": "/",
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let out = rt.exec(&["--process", p.to_str().unwrap(), &id]);
+    (out.code, out.stdout)
+});
+
 runtime_test!(exec_process_json, |rt| {
     let (_b, id) = running(rt);
     let p = rt.work().join("process.json");

@@ -140,7 +140,19 @@ fn read_bundle_config(bundle: &Path) -> Result<(Spec, Vec<u8>), SpecError> {
 
 /// Parses and checks a process.json (`berth exec --process`).
 pub fn parse_process(path: &Path, data: &[u8]) -> Result<Process, SpecError> {
-    let process: Process = parse_json(path, data)?;
+    // runc reads a process without `user` as uid 0, gid 0 (Go's zero value); oci-spec
+    // requires the field, so it is filled in before the checked parse.
+    let mut value: serde_json::Value = parse_json(path, data)?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    let text = serde_json::to_vec(&value).map_err(|e| SpecError::Parse {
+        path: path.to_path_buf(),
+        field: ".".into(),
+        message: e.to_string(),
+    })?;
+    let process: Process = parse_json(path, &text)?;
     validate_process(&process)?;
     Ok(process)
 }
@@ -224,4 +236,15 @@ pub(crate) fn clean(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod process_file_tests {
+    use super::*;
+
+    #[test]
+    fn a_process_file_without_user_is_accepted() {
+        let p = parse_process(Path::new("p.json"), br#"{"args":["sh"],"cwd":"/"}"#);
+        assert!(p.is_ok(), "{p:?}");
+    }
 }
