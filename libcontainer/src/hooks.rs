@@ -59,31 +59,67 @@ pub enum HookError {
     },
 }
 
-/// Runs `hooks` in order; stops at the first failure.
+/// Runs the runtime's hooks (prestart, createRuntime, poststart, poststop) in order;
+/// stops at the first failure. A hook without `env` inherits the runtime's environment,
+/// as in runc (Go's exec with a nil Env).
 pub(crate) fn run(
     kind: &'static str,
     hooks: Option<&Vec<Hook>>,
     state: &HookState,
 ) -> Result<(), HookError> {
+    run_all(kind, hooks, state, None)
+}
+
+/// Runs hooks inside the container's init (createContainer, startContainer). runc's
+/// init has the container process's environment by then, so a hook without `env`
+/// inherits `process_env`.
+pub(crate) fn run_in_container(
+    kind: &'static str,
+    hooks: Option<&Vec<Hook>>,
+    state: &HookState,
+    process_env: &[String],
+) -> Result<(), HookError> {
+    run_all(kind, hooks, state, Some(process_env))
+}
+
+fn run_all(
+    kind: &'static str,
+    hooks: Option<&Vec<Hook>>,
+    state: &HookState,
+    inherited: Option<&[String]>,
+) -> Result<(), HookError> {
     let Some(hooks) = hooks else { return Ok(()) };
     let input = serde_json::to_vec(state).unwrap_or_default();
     for (index, hook) in hooks.iter().enumerate() {
-        run_one(kind, index, hook, &input)?;
+        run_one(kind, index, hook, &input, inherited)?;
     }
     Ok(())
 }
 
-fn run_one(kind: &'static str, index: usize, hook: &Hook, input: &[u8]) -> Result<(), HookError> {
+/// `inherited`: the environment a hook without `env` gets (None: this process's own).
+fn run_one(
+    kind: &'static str,
+    index: usize,
+    hook: &Hook,
+    input: &[u8],
+    inherited: Option<&[String]>,
+) -> Result<(), HookError> {
     let path = hook.path().display().to_string();
     let args = hook.args().clone().unwrap_or_default();
     let mut cmd = Command::new(hook.path());
     if let Some((argv0, rest)) = args.split_first() {
         cmd.arg0(argv0).args(rest);
     }
-    cmd.env_clear();
-    for kv in hook.env().iter().flatten() {
-        if let Some((k, v)) = kv.split_once('=') {
-            cmd.env(k, v);
+    let env = match (hook.env(), inherited) {
+        (Some(env), _) => Some(env.as_slice()),
+        (None, inherited) => inherited,
+    };
+    if let Some(env) = env {
+        cmd.env_clear();
+        for kv in env {
+            if let Some((k, v)) = kv.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
     cmd.stdin(Stdio::piped())

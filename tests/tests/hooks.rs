@@ -179,6 +179,36 @@ runtime_test!(hook_env_and_args, |rt| {
     );
 });
 
+compare_test!(
+    start_container_hook_without_env_inherits_process_env,
+    |rt| -> String {
+        let mut b = Bundle::sh("cat /tmp/hook-env");
+        b.push("process.env", json!("PROCVAR=from-process"));
+        b.push(
+        "hooks.startContainer",
+        json!({"path": "/bin/sh", "args": ["sh", "-c", "echo ${PROCVAR:-unset} > /tmp/hook-env"]}),
+    );
+        b.writable();
+        rt.output_of(&b)
+    }
+);
+
+compare_test!(
+    prestart_hook_without_env_inherits_the_runtimes_env,
+    |rt| -> String {
+        let dir = TempDir::new("hookinherit");
+        let mut b = Bundle::sh("true");
+        b.push(
+            "hooks.prestart",
+            json!({"path": "/bin/busybox", "args": ["busybox", "sh", "-c",
+            format!("echo ${{HOOKTEST:-unset}} > {}/env", dir.path().display())]}),
+        );
+        rt.env("HOOKTEST", "from-runtime");
+        rt.output_of(&b);
+        std::fs::read_to_string(dir.path().join("env")).unwrap()
+    }
+);
+
 runtime_test!(hook_failure_fails_create, |rt| {
     let mut b = Bundle::sh("true");
     b.push("hooks.createRuntime", hook("echo hook-said-no >&2; exit 3"));

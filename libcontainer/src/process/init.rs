@@ -87,12 +87,13 @@ fn wait_for_start(args: &InitArgs) -> Result<()> {
     drop(fifo);
 
     let spec = &args.config.spec;
-    hooks::run(
+    hooks::run_in_container(
         "startContainer",
         spec.hooks()
             .as_ref()
             .and_then(|h| h.start_container().as_ref()),
         &hook_state(args, Status::Created),
+        &process_env(args),
     )?;
     Ok(())
 }
@@ -126,10 +127,11 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         ch.send(&Message::RunRuntimeHooks)?;
         ch.expect(&Message::HooksDone)?;
     }
-    hooks::run(
+    hooks::run_in_container(
         "createContainer",
         hooks.and_then(|h| h.create_container().as_ref()),
         &hook_state(args, Status::Creating),
+        &process_env(args),
     )?;
 
     rootfs::enter(&cfg.rootfs, &opts)?;
@@ -156,6 +158,11 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
     let program = setup::prepare(process, &args.extra_env, args.keep_fds, seccomp, ch);
     crate::trace::mark("process setup");
     program
+}
+
+/// The container process's environment, which the init's hooks inherit.
+fn process_env(args: &InitArgs) -> Vec<String> {
+    args.config.process().env().clone().unwrap_or_default()
 }
 
 fn hook_state(args: &InitArgs, status: Status) -> HookState {
