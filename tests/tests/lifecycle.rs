@@ -381,6 +381,21 @@ runtime_test!(list_table, |rt| {
     assert_eq!(out.stdout, tabwriter(&rows));
 });
 
+compare_test!(list_json_keys_in_runcs_order, |rt| -> Vec<String> {
+    let b = sleeper();
+    let id = rt.id("listorder");
+    rt.create(&id, &b).ok();
+    let out = rt.list(&["--format", "json"]).ok();
+    // The keys as printed, in order (clients that parse loosely do not care; diffs do).
+    out.stdout
+        .split('"')
+        .collect::<Vec<_>>()
+        .windows(2)
+        .filter(|w| w[1].starts_with(':'))
+        .map(|w| w[0].to_string())
+        .collect()
+});
+
 runtime_test!(list_json, |rt| {
     let b = sleeper();
     let id = rt.id("listjson");

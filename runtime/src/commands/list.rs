@@ -32,13 +32,13 @@ pub fn run(g: &Globals, a: &ListArgs) -> anyhow::Result<i32> {
     match a.format.as_str() {
         "table" => write_table(&mut out, &rows)?,
         "json" => {
-            // runc prints `null` for no containers (a nil Go slice).
-            let list: Vec<serde_json::Value> = rows
+            // runc prints `null` for no containers (a nil Go slice), and each state's
+            // fields in its struct's order, the owner's name last.
+            let list: Vec<State> = rows
                 .iter()
-                .map(|(s, owner)| {
-                    let mut v = serde_json::to_value(s).unwrap_or_default();
-                    v["owner"] = serde_json::Value::String(owner.clone());
-                    v
+                .map(|(s, owner)| State {
+                    owner: owner.clone(),
+                    ..s.clone()
                 })
                 .collect();
             if list.is_empty() {
