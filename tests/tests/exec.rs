@@ -127,6 +127,15 @@ compare_test!(exec_env_overrides_process_env, |rt| -> String {
     .stdout
 });
 
+compare_test!(exec_ignore_paused_is_accepted, |rt| -> (
+    Option<i32>,
+    String
+) {
+    let (_b, id) = running(rt);
+    let out = rt.exec(&["--ignore-paused", &id, "echo", "ok"]);
+    (out.code, out.stdout)
+});
+
 runtime_test!(exec_cwd, |rt| {
     let (_b, id) = running(rt);
     assert_eq!(

@@ -22,6 +22,9 @@ pub struct ExecOptions {
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: i32,
     pub extra_env: Vec<String>,
+    /// Exec into a paused container too (runc's `--ignore-paused`): the process joins the
+    /// frozen cgroup and runs once the container is resumed.
+    pub ignore_paused: bool,
     /// Standard streams for the process; by default it inherits the caller's.
     pub stdio: crate::process::stdio::Stdio,
 }
@@ -33,6 +36,7 @@ impl Container {
         crate::spec::validate_process(&opts.process)?;
         match self.status() {
             Status::Running | Status::Created => {}
+            Status::Paused if opts.ignore_paused => {}
             found => {
                 return Err(Error::CannotExec {
                     id: self.id().into(),

@@ -36,6 +36,9 @@ pub struct ExecArgs {
     /// Set environment variables
     #[arg(short, long)]
     pub env: Vec<String>,
+    /// Allow exec in a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
     /// UID (format: <uid>[:<gid>])
     #[arg(short, long)]
     pub user: Option<String>,
@@ -70,6 +73,7 @@ pub fn run(g: &Globals, a: &ExecArgs) -> anyhow::Result<i32> {
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
         extra_env: Vec::new(),
+        ignore_paused: a.ignore_paused,
         ..Default::default()
     };
     let pid = container.exec(opts).context("exec failed")?;
