@@ -1,7 +1,7 @@
 # Sourced by integration/lib.sh and integration/containerd-lib.sh: what the clients leave
 # on the host after their containers are gone, taken away again when a script exits.
-# - top-level cgroups in every hierarchy (/docker, /default and /berth-it of containerd's
-#   namespaces, /k8s.io, /libpod_parent);
+# - cgroups in every hierarchy (/docker, /default and /berth-it of containerd's
+#   namespaces, /k8s.io, /libpod_parent/libpod-*);
 # - state under /run that dockerd, containerd, our shim, podman and crun make for
 #   themselves even with private roots (/run/containerd/{berth,fifo,s}, /run/containers,
 #   /run/docker/plugins, /run/crun) and the /run/netns bind mount of `ip netns`;
@@ -11,13 +11,14 @@
 
 IT_WATCHED_DIRS=(/run/containerd /run/containers /run/docker /run/crun /run/netns)
 
-# The top-level cgroup directories of every hierarchy (not the sandbox agent's own).
-it_top_cgroups() {
+# The cgroup directories of every hierarchy, at any depth (a client may add its
+# containers' groups under a parent that was already there), but the sandbox agent's own.
+it_cgroup_dirs() {
     local h
     for h in /sys/fs/cgroup/*/; do
         [ -L "${h%/}" ] && continue
-        find "$h" -mindepth 1 -maxdepth 1 -type d ! -name process_api 2>/dev/null
-    done | sort
+        find "$h" -mindepth 1 -type d 2>/dev/null
+    done | grep -v '/process_api' | sort
 }
 
 it_watched_paths() {
@@ -30,7 +31,7 @@ it_watched_paths() {
 it_nft_tables() { nft list tables 2>/dev/null | sort; }
 
 it_record_host() {
-    it_cgroups_before=$(it_top_cgroups)
+    it_cgroups_before=$(it_cgroup_dirs)
     it_paths_before=$(it_watched_paths)
     it_nft_before=$(it_nft_tables)
 }
@@ -40,8 +41,8 @@ it_record_host() {
 # unmounted if they are mount points. Tables: deleted whole.
 it_remove_leftovers() {
     local d
-    comm -13 <(echo "${it_cgroups_before:-}") <(it_top_cgroups) | while read -r d; do
-        [ -n "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+    comm -13 <(echo "${it_cgroups_before:-}") <(it_cgroup_dirs) | sort -r | while read -r d; do
+        [ -n "$d" ] && rmdir "$d" 2>/dev/null
     done
     comm -13 <(echo "${it_paths_before:-}") <(it_watched_paths) | sort -r | while read -r d; do
         [ -n "$d" ] || continue
