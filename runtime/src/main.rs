@@ -113,8 +113,17 @@ fn default_root() -> PathBuf {
     }
 }
 
+/// runc's shape after clap's "berth ": "version X", then commit: and spec: lines, which
+/// tools (and runc's own tests) read line by line.
 fn version_text() -> &'static str {
-    concat!(env!("CARGO_PKG_VERSION"), "\nspec: ", "1.1.0")
+    concat!(
+        "version ",
+        env!("CARGO_PKG_VERSION"),
+        "\ncommit: ",
+        env!("CARGO_PKG_VERSION"),
+        "\nspec: ",
+        "1.1.0"
+    )
 }
 
 fn main() {

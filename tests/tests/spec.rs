@@ -97,3 +97,28 @@ runtime_test!(features_json, |rt| {
     let caps = v["linux"]["capabilities"].as_array().unwrap();
     assert!(caps.contains(&json!("CAP_SYS_ADMIN")) && caps.len() >= 38);
 });
+
+/// `--version` in runc's shape: "<rt> version X.Y.Z", "commit: …", "spec: X.Y.Z" (the
+/// lines tools and runc's own tests read); the versions themselves differ.
+compare_test!(version_lines_in_runcs_shape, |rt| -> Vec<String> {
+    let out = rt.run(&["--version"]).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let is_version = |v: &str| {
+        let core = v.split('+').next().unwrap_or("");
+        core.split('.').count() >= 3
+            && core
+                .split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    };
+    vec![
+        lines[0]
+            .strip_prefix(&format!("{} version ", rt.name()))
+            .is_some_and(is_version)
+            .to_string(),
+        lines[1].starts_with("commit: ").to_string(),
+        lines[2]
+            .strip_prefix("spec: ")
+            .is_some_and(|v| is_version(v.trim_end_matches("-dev")))
+            .to_string(),
+    ]
+});
