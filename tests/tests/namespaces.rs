@@ -108,6 +108,23 @@ runtime_test!(join_uts_namespace_by_path, |rt| {
     assert_eq!(rt.output_of(&b).trim(), "ns-owner");
 });
 
+compare_test!(hostname_in_a_joined_uts_namespace_is_set, |rt| -> (
+    String,
+    String
+) {
+    let mut a = Bundle::new();
+    a.args(&["sleep", "1000"]);
+    a.set("hostname", json!("ns-owner"));
+    let id = rt.start_detached(&a);
+    let pid = rt.pid(&id);
+    let mut b = Bundle::sh("hostname");
+    b.set("hostname", json!("joiner"));
+    b.namespace("uts", Some(&format!("/proc/{pid}/ns/uts")));
+    let seen = rt.output_of(&b);
+    let owner = rt.exec(&[&id, "hostname"]).ok().stdout;
+    (seen, owner)
+});
+
 runtime_test!(join_net_namespace_by_path, |rt| {
     let mut a = Bundle::new();
     a.args(&["sleep", "1000"]);

@@ -139,7 +139,9 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
     // runc creates a missing cwd (as root, before the user switch).
     std::fs::create_dir_all(process.cwd())
         .map_err(|e| Error::sys(format!("create cwd {}", process.cwd().display()), e))?;
-    if cfg.namespaces.creates(LinuxNamespaceType::Uts) {
+    if cfg.namespaces.creates(LinuxNamespaceType::Uts)
+        || cfg.namespaces.joins(LinuxNamespaceType::Uts)
+    {
         if let Some(name) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
             nix::unistd::sethostname(name).ctx(|| format!("sethostname {name:?}"))?;
         }

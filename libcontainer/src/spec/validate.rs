@@ -59,16 +59,15 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), SpecError> {
     };
     let has = |t: LinuxNamespaceType| seen.contains(&t);
 
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty())
-        && !has_new(LinuxNamespaceType::Uts)
-    {
+    // runc asks for a UTS namespace of the container's own, new or joined by path (it
+    // sets the name in a joined one too).
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         return Err(SpecError::invalid(
             "hostname",
             "unable to set hostname without a private UTS namespace",
         ));
     }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty())
-        && !has_new(LinuxNamespaceType::Uts)
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts)
     {
         return Err(SpecError::invalid(
             "domainname",
