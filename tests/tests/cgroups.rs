@@ -505,3 +505,30 @@ fn first_disk() -> (u64, u64) {
     }
     panic!("no block device in /sys/block");
 }
+
+/// A cgroupsPath naming a cgroup that is already frozen: the init would freeze as soon as
+/// it joined it and never answer. runc refuses before it makes anything; so must berth.
+compare_test!(create_into_a_frozen_cgroup_is_refused, |rt| -> (
+    Option<i32>,
+    String,
+    bool
+) {
+    let id = rt.id("frozen");
+    let rel = format!("berth-test-{id}");
+    let dir = PathBuf::from("/sys/fs/cgroup/freezer").join(&rel);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("freezer.state"), "FROZEN").unwrap();
+    let mut b = Bundle::sh("true");
+    b.set("linux.cgroupsPath", json!(format!("/{rel}")));
+    let out = rt.create(&id, &b);
+    let state_left = rt.root().join(&id).exists();
+    std::fs::write(dir.join("freezer.state"), "THAWED").unwrap();
+    rt.delete_force(&id);
+    for h in [
+        "freezer", "memory", "cpu", "pids", "devices", "blkio", "cpuset", "unified",
+    ] {
+        let _ = std::fs::remove_dir(PathBuf::from("/sys/fs/cgroup").join(h).join(&rel));
+    }
+    let line = normalize_stderr(out.stderr.lines().last().unwrap_or(""), rt.name());
+    (out.code, line, state_left)
+});

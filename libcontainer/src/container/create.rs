@@ -179,6 +179,12 @@ fn build(
         .as_ref()
         .and_then(|l| l.cgroups_path().as_deref());
     let cgroup = Cgroup::resolve(cgroups_path, &b.id)?;
+    // An init placed in a frozen cgroup would never answer; runc refuses up front.
+    if cgroup.is_frozen()? {
+        return Err(Error::Config(
+            "container's cgroup unexpectedly frozen".into(),
+        ));
+    }
     record.cgroup = Some(cgroup.clone());
     // Written before anything else exists, so that `delete --force` can clean up after a
     // create that was killed half-way.
