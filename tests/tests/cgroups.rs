@@ -532,3 +532,15 @@ compare_test!(create_into_a_frozen_cgroup_is_refused, |rt| -> (
     let line = normalize_stderr(out.stderr.lines().last().unwrap_or(""), rt.name());
     (out.code, line, state_left)
 });
+
+compare_test!(v2_create_into_a_frozen_cgroup_is_refused, |rt| -> String {
+    let mut b = Bundle::new();
+    b.args(&["true"]);
+    in_private_v2(
+        rt,
+        &b,
+        "mkdir $CG && echo 1 > $CG/cgroup.freeze; \
+         $RT create --bundle $B $ID 2>&1 | tail -1 | sed -e 's/.*msg=\"//' -e 's/\"$//'; \
+         echo 0 > $CG/cgroup.freeze; rmdir $CG",
+    )
+});
