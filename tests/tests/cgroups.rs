@@ -506,8 +506,8 @@ fn first_disk() -> (u64, u64) {
     panic!("no block device in /sys/block");
 }
 
-/// A cgroupsPath naming a cgroup that is already frozen: the init would freeze as soon as
-/// it joined it and never answer. runc refuses before it makes anything; so must berth.
+// A cgroupsPath naming a cgroup that is already frozen: the init would freeze as soon as
+// it joined it and never answer. runc refuses before it makes anything; so must berth.
 compare_test!(create_into_a_frozen_cgroup_is_refused, |rt| -> (
     Option<i32>,
     String,

@@ -98,8 +98,8 @@ runtime_test!(features_json, |rt| {
     assert!(caps.contains(&json!("CAP_SYS_ADMIN")) && caps.len() >= 38);
 });
 
-/// `--version` in runc's shape: "<rt> version X.Y.Z", "commit: …", "spec: X.Y.Z" (the
-/// lines tools and runc's own tests read); the versions themselves differ.
+// `--version` in runc's shape: "<rt> version X.Y.Z", "commit: …", "spec: X.Y.Z" (the
+// lines tools and runc's own tests read); the versions themselves differ.
 compare_test!(version_lines_in_runcs_shape, |rt| -> Vec<String> {
     let out = rt.run(&["--version"]).ok();
     let lines: Vec<&str> = out.stdout.lines().collect();
