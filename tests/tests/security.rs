@@ -498,3 +498,30 @@ compare_test!(selinux_label_without_selinux, |rt| -> (i32, String) {
         .map_or(msg.as_str(), |(_, m)| m);
     (code, format!("{out}{msg}"))
 });
+
+// Recursive mount options (`rro`, `rnoexec`, …) cover the mounts below a bind too: a
+// read-only bind of a tree must not stay writable below its top.
+compare_test!(recursive_mount_attributes_reach_submounts, |rt| -> String {
+    let src = TempDir::new("recattr");
+    let sub = src.path().join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(&sub)
+        .status()
+        .unwrap()
+        .success();
+    assert!(mounted, "mount a tmpfs at {}", sub.display());
+    let mut b = Bundle::sh(
+        "for f in /mnt/top /mnt/sub/x; do touch $f 2>&1 | sed 's/.*: //'; done; \
+         grep ' /mnt/sub ' /proc/self/mountinfo | cut -d' ' -f6",
+    );
+    b.push(
+        "mounts",
+        json!({"destination": "/mnt", "type": "bind", "source": src.path(),
+               "options": ["rbind", "rro", "rnosuid", "rnodev", "rnoexec", "rnoatime"]}),
+    );
+    let out = rt.output_of(&b);
+    let _ = std::process::Command::new("umount").arg(&sub).status();
+    out
+});

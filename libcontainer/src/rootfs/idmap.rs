@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -22,23 +22,13 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{fork, pipe, read, write, ForkResult};
 use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
 
+use super::mount_attr::{set_attr, MountAttr, AT_RECURSIVE, MOUNT_ATTR_IDMAP};
 use super::mount_options::MountOptions;
 use super::RootfsError;
 
 const OPEN_TREE_CLONE: libc::c_uint = 1;
-const AT_RECURSIVE: libc::c_uint = 0x8000;
-const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
-
-/// `struct mount_attr` (MOUNT_ATTR_SIZE_VER0).
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
 
 /// Detached, already idmapped mounts, by index in `spec.mounts()`. Made by the runtime
 /// before the init is spawned; the init inherits the descriptors (close-on-exec).
@@ -160,33 +150,11 @@ fn open_tree(src: &Path, recursive: bool) -> Result<OwnedFd, RootfsError> {
 fn set_idmap(tree: &OwnedFd, userns: &OwnedFd, recursive: bool) -> Result<(), RootfsError> {
     let attr = MountAttr {
         attr_set: MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
         userns_fd: userns.as_raw_fd() as u64,
+        ..MountAttr::default()
     };
-    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
-    if recursive {
-        flags |= AT_RECURSIVE;
-    }
-    let empty = c"";
-    // SAFETY: `attr` is a live mount_attr of the size we pass; the path is empty.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            empty.as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if ret < 0 {
-        return Err(RootfsError::sys(
-            "mount_setattr MOUNT_ATTR_IDMAP",
-            Errno::last(),
-        ));
-    }
-    Ok(())
+    set_attr(tree.as_fd(), &attr, recursive)
+        .map_err(|e| RootfsError::sys("mount_setattr MOUNT_ATTR_IDMAP", e))
 }
 
 fn map_text(maps: &[LinuxIdMapping]) -> String {

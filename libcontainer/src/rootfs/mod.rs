@@ -19,6 +19,7 @@ mod cgroup;
 mod devices;
 mod finalize;
 mod idmap;
+mod mount_attr;
 mod mount_options;
 mod mounts;
 mod pivot;

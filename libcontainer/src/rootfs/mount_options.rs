@@ -3,6 +3,7 @@
 use nix::mount::MsFlags;
 
 use super::idmap::IdmapKind;
+use super::mount_attr as attr;
 
 /// What an option does to the mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,10 @@ enum Effect {
     Ignore,
     /// An idmapped bind mount (see `idmap.rs`).
     Idmap(IdmapKind),
+    /// A recursive attribute (`rro`, …): set or clear a MOUNT_ATTR_* bit on the whole tree
+    /// with mount_setattr(AT_RECURSIVE) after the mount.
+    RecSet(u64),
+    RecClear(u64),
 }
 
 const fn set(f: MsFlags) -> Effect {
@@ -72,6 +77,27 @@ const TABLE: &[(&str, Effect)] = &[
     ("tmpcopyup", Effect::Ignore),
     ("idmap", Effect::Idmap(IdmapKind::Top)),
     ("ridmap", Effect::Idmap(IdmapKind::Recursive)),
+    ("rro", Effect::RecSet(attr::MOUNT_ATTR_RDONLY)),
+    ("rrw", Effect::RecClear(attr::MOUNT_ATTR_RDONLY)),
+    ("rnosuid", Effect::RecSet(attr::MOUNT_ATTR_NOSUID)),
+    ("rsuid", Effect::RecClear(attr::MOUNT_ATTR_NOSUID)),
+    ("rnodev", Effect::RecSet(attr::MOUNT_ATTR_NODEV)),
+    ("rdev", Effect::RecClear(attr::MOUNT_ATTR_NODEV)),
+    ("rnoexec", Effect::RecSet(attr::MOUNT_ATTR_NOEXEC)),
+    ("rexec", Effect::RecClear(attr::MOUNT_ATTR_NOEXEC)),
+    ("rnodiratime", Effect::RecSet(attr::MOUNT_ATTR_NODIRATIME)),
+    ("rdiratime", Effect::RecClear(attr::MOUNT_ATTR_NODIRATIME)),
+    ("rrelatime", Effect::RecSet(attr::MOUNT_ATTR_RELATIME)),
+    ("rnorelatime", Effect::RecClear(attr::MOUNT_ATTR_RELATIME)),
+    ("rnoatime", Effect::RecSet(attr::MOUNT_ATTR_NOATIME)),
+    ("ratime", Effect::RecClear(attr::MOUNT_ATTR_NOATIME)),
+    ("rstrictatime", Effect::RecSet(attr::MOUNT_ATTR_STRICTATIME)),
+    (
+        "rnostrictatime",
+        Effect::RecClear(attr::MOUNT_ATTR_STRICTATIME),
+    ),
+    ("rnosymfollow", Effect::RecSet(attr::MOUNT_ATTR_NOSYMFOLLOW)),
+    ("rsymfollow", Effect::RecClear(attr::MOUNT_ATTR_NOSYMFOLLOW)),
 ];
 
 /// A mount entry's options, split into what mount(2) needs.
@@ -85,6 +111,9 @@ pub(crate) struct MountOptions {
     pub data: String,
     /// `idmap` or `ridmap`, if given (the last one wins).
     pub idmap: Option<IdmapKind>,
+    /// MOUNT_ATTR_* bits to set and clear on the whole tree (recursive options).
+    pub rec_set: u64,
+    pub rec_clr: u64,
 }
 
 impl Default for MountOptions {
@@ -94,6 +123,8 @@ impl Default for MountOptions {
             propagation: Vec::new(),
             data: String::new(),
             idmap: None,
+            rec_set: 0,
+            rec_clr: 0,
         }
     }
 }
@@ -110,11 +141,23 @@ impl MountOptions {
                 Some(Effect::Propagation(f)) => out.propagation.push(f),
                 Some(Effect::Ignore) => {}
                 Some(Effect::Idmap(k)) => out.idmap = Some(k),
+                Some(Effect::RecSet(bit)) => {
+                    out.rec_set |= bit;
+                    // An atime mode replaces the others (runc: set it, clear the mask).
+                    if bit & attr::MOUNT_ATTR_ATIME == bit {
+                        out.rec_clr |= attr::MOUNT_ATTR_ATIME;
+                    }
+                }
+                Some(Effect::RecClear(bit)) => out.rec_clr |= bit,
                 None => data.push(opt),
             }
         }
         out.data = data.join(",");
         out
+    }
+
+    pub(crate) fn has_rec_attrs(&self) -> bool {
+        self.rec_set != 0 || self.rec_clr != 0
     }
 
     pub(crate) fn is_bind(&self) -> bool {
@@ -188,6 +231,18 @@ mod tests {
         let o = MountOptions::parse(&["rbind", "ridmap"]);
         assert_eq!(o.idmap, Some(IdmapKind::Recursive));
         assert_eq!(MountOptions::parse(&["bind"]).idmap, None);
+    }
+
+    #[test]
+    fn recursive_options_become_mount_attributes() {
+        let o = MountOptions::parse(&["rbind", "rro", "rnoatime", "rexec", "rw"]);
+        assert_eq!(
+            o.rec_set,
+            attr::MOUNT_ATTR_RDONLY | attr::MOUNT_ATTR_NOATIME
+        );
+        assert_eq!(o.rec_clr, attr::MOUNT_ATTR_ATIME | attr::MOUNT_ATTR_NOEXEC);
+        assert!(o.data.is_empty(), "{o:?}");
+        assert!(!MountOptions::parse(&["ro"]).has_rec_attrs());
     }
 
     #[test]

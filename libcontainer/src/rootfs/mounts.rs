@@ -1,6 +1,6 @@
 //! One spec mount entry → mount(2) calls on a target resolved inside the rootfs.
 
-use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -8,6 +8,7 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::SFlag;
 use oci_spec::runtime::Mount;
 
+use super::mount_attr::{set_attr, MountAttr};
 use super::mount_options::MountOptions;
 use super::secure_join::{normalize, open_in_root, proc_fd_path, Create};
 use super::RootfsError;
@@ -81,7 +82,28 @@ pub(crate) fn mount_entry(
     } else {
         fs_mount(ctx, &src, dest, typ, &opts)
     };
-    result.map_err(|e| RootfsError::mount(src, dest.to_string_lossy(), e))
+    result
+        .and_then(|()| apply_rec_attrs(ctx, dest, &opts))
+        .map_err(|e| RootfsError::mount(src, dest.to_string_lossy(), e))
+}
+
+/// The recursive options (`rro`, `rnosuid`, …) on the mount just made and every mount
+/// below it, as runc does after the mount.
+fn apply_rec_attrs(
+    ctx: &MountCtx<'_>,
+    dest: &Path,
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
+    if !opts.has_rec_attrs() {
+        return Ok(());
+    }
+    let target = ctx.open(dest, Create::Nothing)?;
+    let attr = MountAttr {
+        attr_set: opts.rec_set,
+        attr_clr: opts.rec_clr,
+        ..MountAttr::default()
+    };
+    set_attr(target.as_fd(), &attr, true).map_err(|e| RootfsError::sys("mount_setattr", e))
 }
 
 /// A bind mount: stat the source, create the target as a dir or file, bind, then
