@@ -152,6 +152,25 @@ compare_test!(device_rules_take_effect_v1, |rt| -> (String, String) {
     (kmsg_open(rt, false), kmsg_open(rt, true))
 });
 
+// A node in linux.devices is made in /dev, but only linux.resources.devices decides
+// whether it may be opened: it must not widen the device cgroup (runc: EPERM).
+compare_test!(
+    linux_devices_node_does_not_widen_the_device_cgroup,
+    |rt| -> String {
+        let mut b = Bundle::sh("echo hi > /dev/kmsg && echo written");
+        b.push(
+            "linux.devices",
+            json!({"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 420}),
+        );
+        b.set(
+            "linux.resources.devices",
+            json!([{"allow": false, "access": "rwm"}]),
+        );
+        let (_, out, err) = rt.run_container(&b);
+        format!("{}{}", out.trim(), normalize_stderr(err.trim(), rt.name()))
+    }
+);
+
 runtime_test!(oom_kill_reported_by_events, |rt| {
     let (_b, id) = with_resources(rt, json!({"memory": {"limit": 33554432, "swap": 33554432}}));
     let out_path = rt.work().join("events.out");

@@ -109,7 +109,8 @@ pub(crate) fn from_spec(d: &LinuxDeviceCgroup) -> Result<Rule, String> {
 }
 
 /// The full rule list for a container at create time: spec rules, then runc's default
-/// allowed devices, then every `linux.devices` node (rwm).
+/// allowed devices. A node in `linux.devices` is created in /dev but gets no rule of its
+/// own, as in runc: access to it is what `linux.resources.devices` grants.
 pub(crate) fn rules_for_create(spec: &Spec) -> Result<Vec<Rule>, String> {
     let linux = spec.linux().as_ref();
     let mut rules = Vec::new();
@@ -128,24 +129,6 @@ pub(crate) fn rules_for_create(spec: &Spec) -> Result<Vec<Rule>, String> {
             major: wildcard(Some(major)),
             minor: wildcard(Some(minor)),
             access: parse_access(access).unwrap_or(ACCESS_ALL),
-        });
-    }
-    for d in linux
-        .and_then(|l| l.devices().as_ref())
-        .into_iter()
-        .flatten()
-    {
-        let kind = match d.typ() {
-            LinuxDeviceType::B => 'b',
-            LinuxDeviceType::C | LinuxDeviceType::U => 'c',
-            _ => continue,
-        };
-        rules.push(Rule {
-            allow: true,
-            kind,
-            major: Some(d.major()),
-            minor: Some(d.minor()),
-            access: ACCESS_ALL,
         });
     }
     Ok(rules)
