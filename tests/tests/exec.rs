@@ -298,3 +298,22 @@ runtime_test!(exec_back_to_back, |rt| {
         }
     }
 });
+
+// runc's "exec --user with no access to cwd": the container's cwd belongs to its user
+// (42, mode 700); `exec --user 0` enters it although root holds no CAP_DAC_OVERRIDE there.
+compare_test!(exec_as_root_into_a_cwd_only_its_owner_may_enter, |rt| -> (
+    Option<i32>,
+    String
+) {
+    let mut b = Bundle::new();
+    b.args(&["sleep", "1000"]);
+    b.set("process.cwd", json!("/root"));
+    b.set("process.user.uid", json!(42));
+    let root = b.path().join("rootfs/root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::os::unix::fs::chown(&root, Some(42), None).unwrap();
+    std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let id = rt.start_detached(&b);
+    let out = rt.exec(&["--user", "0", &id, "pwd"]);
+    (out.code, out.stdout)
+});

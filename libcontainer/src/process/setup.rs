@@ -6,6 +6,7 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
 use nix::unistd::{chdir, execve};
 use oci_spec::runtime::{LinuxSeccomp, Process};
 
@@ -46,6 +47,14 @@ pub(crate) fn prepare(
     if let Some(filter) = filter.as_ref().filter(|_| !no_new_privs) {
         install_seccomp(filter, ch)?;
     }
+    // runc's order: the cwd first as the runtime's user (who may enter what the container
+    // user may not); on a permission error again after the user switch (a volume chowned
+    // to the container user that root without CAP_DAC_OVERRIDE cannot enter).
+    let cwd_done = match chdir(process.cwd().as_path()) {
+        Ok(()) => true,
+        Err(Errno::EACCES | Errno::EPERM) => false,
+        Err(e) => return Err(cwd_error(process, e)),
+    };
     let caps = process.capabilities().as_ref();
     capabilities::drop_bounding(caps)?;
     // Keep the permitted set across the uid change; the spec's sets are applied after it.
@@ -57,15 +66,9 @@ pub(crate) fn prepare(
     crate::lsm::apply_apparmor(process.apparmor_profile().as_deref())?;
     crate::lsm::apply_selinux(process.selinux_label().as_deref())?;
     user::set_umask(process.user());
-    chdir(process.cwd().as_path()).map_err(|e| {
-        Error::sys(
-            format!(
-                "chdir to cwd ({:?}) set in config.json failed",
-                process.cwd()
-            ),
-            e,
-        )
-    })?;
+    if !cwd_done {
+        chdir(process.cwd().as_path()).map_err(|e| cwd_error(process, e))?;
+    }
     if no_new_privs {
         prctl_set(libc::PR_SET_NO_NEW_PRIVS, 1)?;
     }
@@ -111,6 +114,16 @@ pub(crate) fn prepare(
             .map(|e| cstring(e, "process.env"))
             .collect::<Result<_>>()?,
     })
+}
+
+fn cwd_error(process: &Process, e: Errno) -> Error {
+    Error::sys(
+        format!(
+            "chdir to cwd ({:?}) set in config.json failed",
+            process.cwd()
+        ),
+        e,
+    )
 }
 
 /// The environment as runc's init builds it (setenv in order): a later `NAME=value`
