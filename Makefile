@@ -83,7 +83,7 @@ INTEGRATION := integration/release-build.sh integration/containerd.sh integratio
 test: packages-test packages-modern build
 	@status=0; \
 	integration/host-snapshot.sh >target/host-before.txt; \
-	$(CARGO) test --workspace $(NOT_IN_BUILD) $(TEST_FEATURES) --no-fail-fast -- --test-threads=2 || status=1; \
+	integration/clean-after.sh $(CARGO) test --workspace $(NOT_IN_BUILD) $(TEST_FEATURES) --no-fail-fast -- --test-threads=2 || status=1; \
 	$(MAKE) --no-print-directory integration || status=1; \
 	integration/host-snapshot.sh >target/host-after.txt; \
 	if diff -u target/host-before.txt target/host-after.txt >target/host-diff.txt; then \
