@@ -96,15 +96,22 @@ runtime_test!(cgroup_namespace, |rt| {
     }
 });
 
-runtime_test!(join_uts_namespace_by_path, |rt| {
+/// A running container with hostname "ns-owner" in its own UTS namespace: its bundle (kept
+/// while it runs), id and the path of that namespace.
+fn uts_owner(rt: &Runtime) -> (Bundle, String, String) {
     let mut a = Bundle::new();
     a.args(&["sleep", "1000"]);
     a.set("hostname", json!("ns-owner"));
     let id = rt.start_detached(&a);
-    let pid = rt.pid(&id);
+    let path = format!("/proc/{}/ns/uts", rt.pid(&id));
+    (a, id, path)
+}
+
+runtime_test!(join_uts_namespace_by_path, |rt| {
+    let (_owner, _id, path) = uts_owner(rt);
     let mut b = Bundle::sh("hostname");
     b.remove("hostname");
-    b.namespace("uts", Some(&format!("/proc/{pid}/ns/uts")));
+    b.namespace("uts", Some(&path));
     assert_eq!(rt.output_of(&b).trim(), "ns-owner");
 });
 
@@ -112,14 +119,10 @@ compare_test!(hostname_in_a_joined_uts_namespace_is_set, |rt| -> (
     String,
     String
 ) {
-    let mut a = Bundle::new();
-    a.args(&["sleep", "1000"]);
-    a.set("hostname", json!("ns-owner"));
-    let id = rt.start_detached(&a);
-    let pid = rt.pid(&id);
+    let (_owner, id, path) = uts_owner(rt);
     let mut b = Bundle::sh("hostname");
     b.set("hostname", json!("joiner"));
-    b.namespace("uts", Some(&format!("/proc/{pid}/ns/uts")));
+    b.namespace("uts", Some(&path));
     let seen = rt.output_of(&b);
     let owner = rt.exec(&[&id, "hostname"]).ok().stdout;
     (seen, owner)

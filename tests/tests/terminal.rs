@@ -3,9 +3,10 @@
 use berth_tests::*;
 use std::os::fd::AsRawFd;
 
-runtime_test!(terminal_console_socket, |rt| {
+/// Creates `b` with a terminal and a console socket, starts it and returns what it wrote
+/// to the terminal once it has stopped.
+fn on_console(rt: &Runtime, b: &mut Bundle) -> String {
     let console = ConsoleSocket::new(rt.work());
-    let mut b = Bundle::sh("tty; test -t 0 && test -t 1 && echo is-a-tty; echo hello");
     b.set("process.terminal", json!(true));
     b.write();
     let id = rt.id("tty");
@@ -20,33 +21,22 @@ runtime_test!(terminal_console_socket, |rt| {
     .ok();
     rt.start(&id).ok();
     let out = console.output();
-    assert_eq!(out, "/dev/pts/0\nis-a-tty\nhello\n");
     rt.wait_status(&id, "stopped");
+    out
+}
+
+runtime_test!(terminal_console_socket, |rt| {
+    let mut b = Bundle::sh("tty; test -t 0 && test -t 1 && echo is-a-tty; echo hello");
+    assert_eq!(on_console(rt, &mut b), "/dev/pts/0\nis-a-tty\nhello\n");
 });
 
 /// The owner and group of the container's terminal, for a process running as `user`
 /// (uid:gid): the owner becomes the user, the group stays devpts' tty (5), as in runc.
 fn terminal_owner(rt: &Runtime, user: (u32, u32)) -> String {
-    let console = ConsoleSocket::new(rt.work());
     let mut b = Bundle::sh("stat -c '%u %g' $(tty)");
-    b.set("process.terminal", json!(true));
     b.set("process.user.uid", json!(user.0));
     b.set("process.user.gid", json!(user.1));
-    b.write();
-    let id = rt.id("ttyown");
-    rt.run(&[
-        "create",
-        "--console-socket",
-        console.path_str(),
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ])
-    .ok();
-    rt.start(&id).ok();
-    let out = console.output();
-    rt.wait_status(&id, "stopped");
-    out
+    on_console(rt, &mut b)
 }
 
 compare_test!(terminal_group_is_tty_for_root, |rt| -> String {
