@@ -525,6 +525,18 @@ fn first_disk() -> (u64, u64) {
     panic!("no block device in /sys/block");
 }
 
+/// rmdir `rel` in every hierarchy (a test's own cgroupsPath; runc and berth leave the
+/// parents of a nested path, and a runtime killed mid-test may leave the rest).
+fn remove_test_cgroup(rel: &str) {
+    for h in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let _ = std::fs::remove_dir(h.path().join(rel));
+    }
+}
+
 // A cgroupsPath naming a cgroup that is already frozen: the init would freeze as soon as
 // it joined it and never answer. runc refuses before it makes anything; so must berth.
 compare_test!(create_into_a_frozen_cgroup_is_refused, |rt| -> (
@@ -543,11 +555,7 @@ compare_test!(create_into_a_frozen_cgroup_is_refused, |rt| -> (
     let state_left = rt.root().join(&id).exists();
     std::fs::write(dir.join("freezer.state"), "THAWED").unwrap();
     rt.delete_force(&id);
-    for h in [
-        "freezer", "memory", "cpu", "pids", "devices", "blkio", "cpuset", "unified",
-    ] {
-        let _ = std::fs::remove_dir(PathBuf::from("/sys/fs/cgroup").join(h).join(&rel));
-    }
+    remove_test_cgroup(&rel);
     let line = normalize_stderr(out.stderr.lines().last().unwrap_or(""), rt.name());
     (out.code, line, state_left)
 });
@@ -562,4 +570,43 @@ compare_test!(v2_create_into_a_frozen_cgroup_is_refused, |rt| -> String {
          $RT create --bundle $B $ID 2>&1 | tail -1 | sed -e 's/.*msg=\"//' -e 's/\"$//'; \
          echo 0 > $CG/cgroup.freeze; rmdir $CG",
     )
+});
+
+// A pod-like parent with a CPU limit: shrinking the period first would make the old quota
+// exceed the parent's share (EINVAL); runc then writes the quota first and the period
+// again, and so must berth.
+compare_test!(cpu_period_update_under_a_limited_parent, |rt| -> (
+    Option<i32>,
+    Vec<String>
+) {
+    let id = rt.id("cpuparent");
+    let parent = format!("berth-test-{id}");
+    let pdir = PathBuf::from("/sys/fs/cgroup/cpu").join(&parent);
+    std::fs::create_dir_all(&pdir).unwrap();
+    std::fs::write(pdir.join("cpu.cfs_period_us"), "100000").unwrap();
+    std::fs::write(pdir.join("cpu.cfs_quota_us"), "50000").unwrap();
+    let mut b = Bundle::new();
+    b.args(&["sleep", "1000"]);
+    b.set("linux.cgroupsPath", json!(format!("/{parent}/ct")));
+    b.set(
+        "linux.resources",
+        json!({"cpu": {"quota": 50000, "period": 100000}}),
+    );
+    rt.create(&id, &b).ok();
+    let out = rt.run(&[
+        "update",
+        "--cpu-period",
+        "50000",
+        "--cpu-quota",
+        "25000",
+        &id,
+    ]);
+    let got = vec![
+        read_cg(rt, &id, "cpu", "cpu.cfs_period_us"),
+        read_cg(rt, &id, "cpu", "cpu.cfs_quota_us"),
+    ];
+    rt.delete_force(&id);
+    remove_test_cgroup(&format!("{parent}/ct"));
+    remove_test_cgroup(&parent);
+    (out.code, got)
 });

@@ -179,13 +179,34 @@ fn cpu(hs: &[Hierarchy], c: &LinuxCpu) -> Result<(), CgroupError> {
             )));
         }
     }
-    set::nonzero(dir, "cpu.cfs_period_us", c.period().unwrap_or(0) as i64)?;
-    set::nonzero(dir, "cpu.cfs_quota_us", c.quota().unwrap_or(0))?;
+    cfs_period_and_quota(dir, c.period().unwrap_or(0) as i64, c.quota().unwrap_or(0))?;
     if let Some(burst) = c.burst() {
         set::write(dir, "cpu.cfs_burst_us", &burst.to_string())?;
     }
     if let Some(idle) = c.idle().filter(|i| *i != 0) {
         set::write(dir, "cpu.idle", &idle.to_string())?;
+    }
+    Ok(())
+}
+
+/// The CFS period, then the quota, in runc's order: a period smaller than the current one
+/// can be refused (EINVAL) while the old quota over the new period exceeds the parent's
+/// limit; then the quota goes first and the period is written again after it.
+fn cfs_period_and_quota(dir: &Path, period: i64, quota: i64) -> Result<(), CgroupError> {
+    let mut period_later = false;
+    if period != 0 {
+        match set::write(dir, "cpu.cfs_period_us", &period.to_string()) {
+            Err(CgroupError::Write { source, .. })
+                if source.0 == nix::errno::Errno::EINVAL && quota != 0 =>
+            {
+                period_later = true;
+            }
+            other => other?,
+        }
+    }
+    set::nonzero(dir, "cpu.cfs_quota_us", quota)?;
+    if period_later {
+        set::write(dir, "cpu.cfs_period_us", &period.to_string())?;
     }
     Ok(())
 }
