@@ -128,7 +128,9 @@ fn start_refusal(found: Status) -> &'static str {
 /// runc's texts for an `exec` the state forbids.
 fn exec_refusal(found: Status) -> String {
     match found {
-        Status::Paused => "cannot exec in a paused container".into(),
+        Status::Paused => {
+            "cannot exec in a paused container (use --ignore-paused to override)".into()
+        }
         other => format!("cannot exec in a {other} container"),
     }
 }
@@ -216,7 +218,7 @@ mod tests {
                     id: id(),
                     found: Status::Paused,
                 },
-                "cannot exec in a paused container",
+                "cannot exec in a paused container (use --ignore-paused to override)",
             ),
             (
                 Error::CannotExec {

@@ -317,3 +317,14 @@ compare_test!(exec_as_root_into_a_cwd_only_its_owner_may_enter, |rt| -> (
     let out = rt.exec(&["--user", "0", &id, "pwd"]);
     (out.code, out.stdout)
 });
+
+compare_test!(exec_in_a_paused_container_is_refused, |rt| -> (
+    Option<i32>,
+    String
+) {
+    let (_b, id) = running(rt);
+    rt.run(&["pause", &id]).ok();
+    let out = rt.exec(&[&id, "true"]);
+    rt.run(&["resume", &id]).ok();
+    (out.code, normalize_stderr(&out.stderr, rt.name()))
+});
