@@ -610,3 +610,42 @@ compare_test!(cpu_period_update_under_a_limited_parent, |rt| -> (
     remove_test_cgroup(&parent);
     (out.code, got)
 });
+
+// `exec --cgroup`: an existing sub-cgroup of the container's, per controller; a path
+// that leaves the container's cgroup and a malformed argument are refused.
+compare_test!(exec_into_a_sub_cgroup, |rt| -> Vec<String> {
+    let mut b = Bundle::new();
+    b.args(&["sleep", "1000"]);
+    let id = rt.start_detached(&b);
+    let dir = cgroup_dir(rt.pid(&id), "pids").join("sub");
+    std::fs::create_dir_all(&dir).unwrap();
+    let joined = rt.exec(&[
+        "--cgroup",
+        "pids:sub",
+        &id,
+        "grep",
+        ":pids:",
+        "/proc/self/cgroup",
+    ]);
+    let escape = rt.exec(&["--cgroup", "pids:../x", &id, "true"]);
+    let malformed = rt.exec(&["--cgroup", "a:b:c", &id, "true"]);
+    rt.delete_force(&id);
+    let _ = std::fs::remove_dir(&dir);
+    vec![
+        format!(
+            "{:?} {}",
+            joined.code,
+            joined.stdout.trim_end().ends_with("/sub")
+        ),
+        format!(
+            "{:?} {}",
+            escape.code,
+            escape.stderr.contains("../x is not a sub cgroup path")
+        ),
+        format!(
+            "{:?} {}",
+            malformed.code,
+            normalize_stderr(malformed.stderr.trim(), rt.name())
+        ),
+    ]
+});

@@ -177,6 +177,39 @@ impl Cgroup {
         result
     }
 
+    /// The container's existing sub-cgroup(s) for `exec --cgroup`: `paths` maps a v1
+    /// controller (or "" for every hierarchy, the only form on v2) to a path below the
+    /// container's cgroup, as runc takes them. A path that leaves the container's cgroup
+    /// or does not exist is an error.
+    pub fn sub(&self, paths: &[(String, String)]) -> Result<Cgroup, CgroupError> {
+        let mut sub = self.clone();
+        for h in &mut sub.hierarchies {
+            let wanted = paths
+                .iter()
+                .find(|(ctrl, _)| ctrl.is_empty() || h.controllers.iter().any(|c| c == ctrl));
+            let Some((_, given)) = wanted else { continue };
+            let rel = Path::new(given.trim_start_matches('/'));
+            if rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                // runc's words.
+                return Err(CgroupError::Resource(format!(
+                    "{given} is not a sub cgroup path"
+                )));
+            }
+            let dir = h.dir.join(rel);
+            if !dir.is_dir() {
+                return Err(CgroupError::Resource(format!(
+                    "sub-cgroup {} does not exist",
+                    dir.display()
+                )));
+            }
+            h.dir = dir;
+        }
+        Ok(sub)
+    }
+
     /// Writes `pid` to cgroup.procs in every hierarchy.
     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         self.hierarchies

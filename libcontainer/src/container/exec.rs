@@ -25,6 +25,9 @@ pub struct ExecOptions {
     /// Exec into a paused container too (runc's `--ignore-paused`): the process joins the
     /// frozen cgroup and runs once the container is resumed.
     pub ignore_paused: bool,
+    /// `exec --cgroup`: existing sub-cgroups of the container's cgroup to run in, as
+    /// (v1 controller or "" for all, path below the container's cgroup).
+    pub sub_cgroups: Vec<(String, String)>,
     /// Standard streams for the process; by default it inherits the caller's.
     pub stdio: crate::process::stdio::Stdio,
 }
@@ -47,12 +50,16 @@ impl Container {
         opts.console.check(opts.process.terminal() == Some(true))?;
         let console = opts.console.open()?;
         let plan = NamespacePlan::of_process(self.record.pid);
+        let sub_cgroup = match (self.cgroup(), opts.sub_cgroups.is_empty()) {
+            (Some(cgroup), false) => Some(cgroup.sub(&opts.sub_cgroups)?),
+            _ => None,
+        };
         let request = SpawnRequest {
             plan: &plan,
             uid_maps: &[],
             gid_maps: &[],
             time_offsets: None,
-            cgroup: self.cgroup(),
+            cgroup: sub_cgroup.as_ref().or(self.cgroup()),
             close_in_child: &[],
         };
         let spec = self.spec()?;

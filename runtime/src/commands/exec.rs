@@ -39,6 +39,9 @@ pub struct ExecArgs {
     /// Allow exec in a paused container
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+    /// Run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
     /// UID (format: <uid>[:<gid>])
     #[arg(short, long)]
     pub user: Option<String>,
@@ -74,6 +77,7 @@ pub fn run(g: &Globals, a: &ExecArgs) -> anyhow::Result<i32> {
         preserve_fds: a.preserve_fds,
         extra_env: Vec::new(),
         ignore_paused: a.ignore_paused,
+        sub_cgroups: sub_cgroup_paths(&a.cgroup).context("exec failed")?,
         ..Default::default()
     };
     let pid = container.exec(opts).context("exec failed")?;
@@ -82,6 +86,31 @@ pub fn run(g: &Globals, a: &ExecArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     foreground::wait(pid, pty)
+}
+
+/// `--cgroup` values as runc reads them: `path` alone (only as the one value) or
+/// `ctrl[,ctrl...]:path`.
+fn sub_cgroup_paths(args: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    let mut paths = Vec::new();
+    for arg in args {
+        let parts: Vec<&str> = arg.splitn(3, ':').collect();
+        match parts.as_slice() {
+            [path] => {
+                anyhow::ensure!(
+                    args.len() == 1,
+                    "invalid --cgroup argument: {arg} (missing <controller>: prefix)"
+                );
+                paths.push((String::new(), path.to_string()));
+            }
+            [ctrls, path] => {
+                for ctrl in ctrls.split(',') {
+                    paths.push((ctrl.to_string(), path.to_string()));
+                }
+            }
+            _ => anyhow::bail!("invalid --cgroup argument: {arg}"),
+        }
+    }
+    Ok(paths)
 }
 
 /// runc's rules: `--process` gives the whole process; otherwise the container's own
