@@ -87,6 +87,18 @@ v2_limits_in_files() {
 }
 t "cgroup v2 limits: memory.max, pids.max, cpu.max as runc writes them" v2_limits_in_files
 
+spec_1_2_process_fields() {
+    bundle "$W/b4" '["sh","-c","ionice -p $$; cut -d\" \" -f19,41 /proc/self/stat"]'
+    jq '.process.ioPriority = {"class":"IOPRIO_CLASS_BE","priority":6} | .process.scheduler = {"policy":"SCHED_BATCH","nice":7}' \
+        "$W/b4/config.json" >"$W/b4/c" && mv "$W/b4/c" "$W/b4/config.json"
+    local r b
+    r=$(cd "$W/b4" && with_timeout runc run "rp-$$" </dev/null 2>&1)
+    b=$(cd "$W/b4" && with_timeout $BERTH run "bp-$$" </dev/null 2>&1)
+    want "$r" "$b" "ionice, nice and policy inside (runc: $r)"
+    grep -q "prio 6" <<<"$b" || die "ioPriority not applied: $b"
+}
+t "runtime-spec 1.2 process.ioPriority and process.scheduler as runc 1.3 applies them" spec_1_2_process_fields
+
 # --- Docker ------------------------------------------------------------------------------
 docker_up() {
     mkdir -p /etc/docker

@@ -540,3 +540,40 @@ compare_test!(no_pivot_mountinfo_matches_runc, |rt| -> Vec<String> {
     let _ = rt.run(&["delete", "--force", &id]);
     mount_table(&out.stdout)
 });
+
+berth_only_test!(
+    io_priority_and_scheduler_are_applied,
+    "process.ioPriority and process.scheduler are runtime-spec 1.2: runc 1.1.5 ignores them",
+    |rt| {
+        let mut b = Bundle::sh("ionice -p $$; cut -d' ' -f19,41 /proc/self/stat");
+        b.set(
+            "process.ioPriority",
+            json!({"class": "IOPRIO_CLASS_BE", "priority": 6}),
+        );
+        b.set(
+            "process.scheduler",
+            json!({"policy": "SCHED_BATCH", "nice": 7}),
+        );
+        // ionice, then nice (field 19) and policy (field 41: SCHED_BATCH is 3).
+        assert_eq!(rt.output_of(&b), "best-effort: prio 6\n7 3\n");
+    }
+);
+
+berth_only_test!(
+    io_priority_out_of_range_is_refused,
+    "process.ioPriority is runtime-spec 1.2: runc 1.1.5 ignores it",
+    |rt| {
+        let mut b = Bundle::sh("true");
+        b.set(
+            "process.ioPriority",
+            json!({"class": "IOPRIO_CLASS_BE", "priority": 9}),
+        );
+        let (code, _, err) = rt.run_container(&b);
+        assert_ne!(code, 0);
+        assert!(
+            err.contains("process.ioPriority.priority: invalid value 9"),
+            "{err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+);

@@ -6,6 +6,7 @@
 pub(crate) mod channel;
 pub(crate) mod exec;
 pub(crate) mod init;
+pub(crate) mod scheduling;
 pub(crate) mod setup;
 pub(crate) mod spawn;
 pub(crate) mod stdio;

@@ -42,6 +42,7 @@ pub(crate) fn prepare(
     if let Some(limits) = process.rlimits() {
         rlimits::apply(limits)?;
     }
+    super::scheduling::apply(process)?;
     let filter = seccomp.map(Filter::compile).transpose()?;
     let no_new_privs = process.no_new_privileges() == Some(true);
     if let Some(filter) = filter.as_ref().filter(|_| !no_new_privs) {
