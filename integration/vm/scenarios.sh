@@ -75,27 +75,34 @@ state_keys_alike() {
 }
 t "state JSON: same keys and status as runc" state_keys_alike
 
-v2_limits_in_files() {
-    bundle "$W/b3" '["sh","-c","cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max"]'
-    jq '.linux.resources = {"memory":{"limit":67108864},"pids":{"limit":42},"cpu":{"quota":50000,"period":100000}}' \
-        "$W/b3/config.json" >"$W/b3/c" && mv "$W/b3/c" "$W/b3/config.json"
+# same_as_runc DIR ARGS-JSON JQ-FILTER: a `runc spec` bundle running ARGS, changed by
+# FILTER, run under runc and under berth; prints berth's output, and fails (printing
+# both) when the two differ.
+same_as_runc() {
+    bundle "$1" "$2"
+    jq "$3" "$1/config.json" >"$1/c" && mv "$1/c" "$1/config.json"
     local r b
-    r=$(cd "$W/b3" && with_timeout runc run "rl-$$" </dev/null 2>&1)
-    b=$(cd "$W/b3" && with_timeout $BERTH run "bl-$$" </dev/null 2>&1)
-    want "$r" "$b" "limits read inside (runc: $r)"
-    want "67108864 42 50000 100000" "$(echo $b)" "values"
+    r=$(cd "$1" && with_timeout runc run "r-$$-$RANDOM" </dev/null 2>&1)
+    b=$(cd "$1" && with_timeout $BERTH run "b-$$-$RANDOM" </dev/null 2>&1)
+    [ "$r" = "$b" ] || { echo "runc: [$r] berth: [$b]"; return 1; }
+    echo "$b"
+}
+
+v2_limits_in_files() {
+    local out
+    out=$(same_as_runc "$W/b3" '["sh","-c","cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max"]' \
+        '.linux.resources = {"memory":{"limit":67108864},"pids":{"limit":42},"cpu":{"quota":50000,"period":100000}}') ||
+        die "limits read inside differ: $out"
+    want "67108864 42 50000 100000" "$(echo $out)" "values"
 }
 t "cgroup v2 limits: memory.max, pids.max, cpu.max as runc writes them" v2_limits_in_files
 
 spec_1_2_process_fields() {
-    bundle "$W/b4" '["sh","-c","ionice -p $$; cut -d\" \" -f19,41 /proc/self/stat"]'
-    jq '.process.ioPriority = {"class":"IOPRIO_CLASS_BE","priority":6} | .process.scheduler = {"policy":"SCHED_BATCH","nice":7}' \
-        "$W/b4/config.json" >"$W/b4/c" && mv "$W/b4/c" "$W/b4/config.json"
-    local r b
-    r=$(cd "$W/b4" && with_timeout runc run "rp-$$" </dev/null 2>&1)
-    b=$(cd "$W/b4" && with_timeout $BERTH run "bp-$$" </dev/null 2>&1)
-    want "$r" "$b" "ionice, nice and policy inside (runc: $r)"
-    grep -q "prio 6" <<<"$b" || die "ioPriority not applied: $b"
+    local out
+    out=$(same_as_runc "$W/b4" '["sh","-c","ionice -p $$; cut -d\" \" -f19,41 /proc/self/stat"]' \
+        '.process.ioPriority = {"class":"IOPRIO_CLASS_BE","priority":6} | .process.scheduler = {"policy":"SCHED_BATCH","nice":7}') ||
+        die "ionice, nice and policy differ: $out"
+    grep -q "prio 6" <<<"$out" || die "ioPriority not applied: $out"
 }
 t "runtime-spec 1.2 process.ioPriority and process.scheduler as runc 1.3 applies them" spec_1_2_process_fields
 
