@@ -649,3 +649,31 @@ compare_test!(exec_into_a_sub_cgroup, |rt| -> Vec<String> {
         ),
     ]
 });
+
+// A cgroupsPath that already holds a process: runc 1.1 goes on with a warning (and a
+// second one about its own 1.2, which berth has no reason to print).
+compare_test!(create_into_a_non_empty_cgroup_warns, |rt| -> (
+    Option<i32>,
+    Vec<String>
+) {
+    let mut holder = Bundle::new();
+    holder.args(&["sleep", "1000"]);
+    let hid = rt.id("holder");
+    let rel = format!("berth-test-{hid}");
+    holder.set("linux.cgroupsPath", json!(format!("/{rel}")));
+    rt.create(&hid, &holder).ok();
+    let mut b = Bundle::sh("true");
+    b.set("linux.cgroupsPath", json!(format!("/{rel}")));
+    let id = rt.id("joiner");
+    let out = rt.create(&id, &b);
+    let warnings = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("level=warning") && l.contains("not empty"))
+        .map(|l| normalize_stderr(l, rt.name()))
+        .collect();
+    rt.delete_force(&id);
+    rt.delete_force(&hid);
+    remove_test_cgroup(&rel);
+    (out.code, warnings)
+});

@@ -185,6 +185,11 @@ fn build(
             "container's cgroup unexpectedly frozen".into(),
         ));
     }
+    // runc 1.1 goes on with a warning when the cgroup already holds processes.
+    let present = cgroup.pids().map(|p| p.len()).unwrap_or(0);
+    if present != 0 {
+        log::warn!("container's cgroup is not empty: {present} process(es) found");
+    }
     record.cgroup = Some(cgroup.clone());
     // Written before anything else exists, so that `delete --force` can clean up after a
     // create that was killed half-way.
