@@ -162,9 +162,10 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
     program
 }
 
-/// The container process's environment, which the init's hooks inherit.
+/// The container process's environment, which the init's hooks inherit: merged as the
+/// process gets it (a later NAME=value replaces an earlier one).
 fn process_env(args: &InitArgs) -> Vec<String> {
-    args.config.process().env().clone().unwrap_or_default()
+    setup::merge_env(args.config.process().env().iter().flatten().cloned())
 }
 
 fn hook_state(args: &InitArgs, status: Status) -> HookState {

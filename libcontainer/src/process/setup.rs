@@ -94,9 +94,9 @@ pub(crate) fn prepare(
     let name = args
         .first()
         .ok_or_else(|| Error::Config("process.args must not be empty".into()))?;
+    // merge_env left one entry per name.
     let path_var = env
         .iter()
-        .rev()
         .find_map(|e| e.strip_prefix("PATH="))
         .unwrap_or("");
     let path = look_path(name, path_var)?;
@@ -130,7 +130,7 @@ fn cwd_error(process: &Process, e: Errno) -> Error {
 /// The environment as runc's init builds it (setenv in order): a later `NAME=value`
 /// replaces an earlier one of the same name in its place, so `exec --env` overrides
 /// `process.env`.
-fn merge_env(entries: impl IntoIterator<Item = String>) -> Vec<String> {
+pub(crate) fn merge_env(entries: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut env: Vec<String> = Vec::new();
     let mut slot: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for entry in entries {
