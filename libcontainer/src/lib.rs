@@ -43,7 +43,7 @@ mod tty;
 mod user;
 mod utils;
 
-pub use cgroups::{OomEvent, OomWatcher, Stats};
+pub use cgroups::{Driver as CgroupDriver, OomEvent, OomWatcher, Stats};
 pub use container::{Console, Container, ContainerBuilder, CreateOptions, ExecOptions};
 pub use error::{Error, Result, SysError};
 pub use process::stdio::Stdio;

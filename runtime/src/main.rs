@@ -28,7 +28,7 @@ struct Cli {
     /// Enable debug logging
     #[arg(long, global = true)]
     debug: bool,
-    /// Enable systemd cgroup support (not supported by berth yet)
+    /// Enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name" for e.g. "system.slice:runc:434234"
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Path to the criu binary used for checkpoint and restore (accepted for compatibility)
@@ -84,6 +84,8 @@ enum Command {
 /// Global settings every command may need.
 pub struct Globals {
     pub root: PathBuf,
+    /// `--systemd-cgroup`: systemd makes the containers' cgroups.
+    pub cgroup_driver: libcontainer::CgroupDriver,
 }
 
 /// runc's rule: `$XDG_RUNTIME_DIR/berth` when XDG_RUNTIME_DIR is set and we are not root
@@ -160,16 +162,16 @@ fn main() {
     if let Err(e) = logging::init(cli.log.as_deref(), format, cli.debug) {
         logging::fatal(&error_text(&e));
     }
-    if cli.systemd_cgroup {
-        logging::fatal(
-            "systemd cgroup driver is not supported by berth yet; use the cgroupfs driver",
-        );
-    }
     if cli.trace || std::env::var("BERTH_TRACE").is_ok_and(|v| !v.is_empty() && v != "0") {
         libcontainer::trace::enable();
     }
     let globals = Globals {
         root: cli.root.unwrap_or_else(default_root),
+        cgroup_driver: if cli.systemd_cgroup {
+            libcontainer::CgroupDriver::Systemd
+        } else {
+            libcontainer::CgroupDriver::Cgroupfs
+        },
     };
     let result = match &cli.command {
         Command::Create(a) => create::run(&globals, a),

@@ -11,6 +11,7 @@ mod info;
 mod logbinary;
 mod metrics;
 mod mount;
+mod options;
 mod process;
 mod relay;
 mod serve;

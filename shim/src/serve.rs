@@ -3,7 +3,7 @@
 //!
 //! Single-threaded on purpose: container processes are cloned from this process by
 //! libcontainer, which is only sound when no other thread exists (see docs/shim.md).
-//! `assert_single_threaded` checks that before every create and exec.
+//! libcontainer refuses to clone when another thread exists.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, RawFd};
 use std::os::unix::net::UnixListener;
@@ -23,22 +23,6 @@ use crate::wire::Conn;
 
 /// The listening socket `start` passes to the shim it spawns.
 pub const LISTENER_FD: RawFd = 3;
-
-pub fn assert_single_threaded() -> Result<(), String> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
-    let threads = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .unwrap_or(0);
-    if threads == 1 {
-        Ok(())
-    } else {
-        Err(format!(
-            "refusing to fork a container from a shim running {threads} threads"
-        ))
-    }
-}
 
 /// Libcontainer's state root for a namespace, as runc's shim uses /run/containerd/runc.
 /// A containerd on another address (tests, a second daemon) gets its own root, so equal

@@ -106,6 +106,10 @@ impl Service {
                 "restore from checkpoint: not implemented yet".into(),
             ));
         }
+        let runtime_options = match r.options.as_ref() {
+            Some(any) => crate::options::decode(any).map_err(RpcError::InvalidArgument)?,
+            None => None,
+        };
         let bundle = Path::new(&r.bundle).to_path_buf();
         let rootfs = bundle.join("rootfs");
         let mounts: Vec<(String, String, Vec<String>)> = r
@@ -124,7 +128,7 @@ impl Service {
             stderr: r.stderr.clone(),
             terminal: r.terminal,
         };
-        let result = self.create_container(&r.id, &bundle, paths);
+        let result = self.create_container(&r.id, &bundle, paths, runtime_options.as_ref());
         let (init, oom) = match result {
             Ok(init) => init,
             Err(e) => {
@@ -168,9 +172,13 @@ impl Service {
         id: &str,
         bundle: &Path,
         paths: StdioPaths,
+        runtime_options: Option<&containerd_shim_protos::shim::oci::Options>,
     ) -> Result<(Process, Option<OomWatcher>), RpcError> {
         let mut init = Process::new("", paths.clone());
         let mut options = CreateOptions::default();
+        if let Some(o) = runtime_options {
+            crate::options::apply(o, &mut options);
+        }
         let mut console_end = None;
         if paths.terminal {
             let (console, ours) = terminal_stdio()?;
@@ -182,7 +190,6 @@ impl Service {
             options.stdio = stdio;
             init.held = held;
         }
-        crate::serve::assert_single_threaded().map_err(internal)?;
         let container = ContainerBuilder::new(id, &self.root)
             .bundle(bundle)
             .options(options)
@@ -260,7 +267,6 @@ impl Service {
             opts.stdio = stdio;
             p.held = held;
         }
-        crate::serve::assert_single_threaded().map_err(internal)?;
         libcontainer::fault::point("shim-exec-before");
         let pid = container
             .exec(opts)

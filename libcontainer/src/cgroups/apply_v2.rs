@@ -198,7 +198,7 @@ mod tests {
         );
         let want: Vec<(String, String)> = [
             ("cpu.max", "50000 100000"),
-            ("cpu.weight", "39"),
+            ("cpu.weight", "100"),
             ("cpuset.cpus", "0"),
             ("hugetlb.2MB.max", "4194304"),
             ("io.max", "8:0 rbps=1000"),

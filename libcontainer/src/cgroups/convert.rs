@@ -1,12 +1,20 @@
 //! Value conversions between the OCI spec (v1 semantics) and cgroup v2 files, as runc
 //! does them. Pure functions, unit-tested below.
 
-/// cpu.shares (2..262144) → cpu.weight (1..10000). 0 means "unset".
+/// cpu.shares (2..262144) → cpu.weight (1..10000). 0 means "unset". runc 1.3 and crun
+/// use a quadratic in log2(shares) that maps the default 1024 onto the default 100 (the
+/// linear map of runc 1.1 gave 39, starving containers next to systemd's own units).
 pub(crate) fn shares_to_weight(shares: u64) -> u64 {
-    if shares == 0 {
-        return 0;
+    match shares {
+        0 => 0,
+        1..=2 => 1,
+        262144.. => 10000,
+        _ => {
+            let l = (shares as f64).log2();
+            let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
+            10f64.powf(exponent).ceil() as u64
+        }
     }
-    1 + (shares.saturating_sub(2)) * 9999 / 262142
 }
 
 /// blkio.weight (10..1000) → io.weight (1..10000). 0 means "unset".
@@ -79,7 +87,9 @@ mod tests {
     fn shares_map_onto_weight_like_runc() {
         assert_eq!(shares_to_weight(0), 0);
         assert_eq!(shares_to_weight(2), 1);
-        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(1024), 100);
+        assert_eq!(shares_to_weight(512), 59);
+        assert_eq!(shares_to_weight(100), 17);
         assert_eq!(shares_to_weight(262144), 10000);
     }
 

@@ -41,6 +41,7 @@ mod oom;
 mod resolve;
 mod set;
 mod stats;
+mod systemd;
 mod v1;
 mod v2;
 
@@ -66,10 +67,21 @@ pub enum CgroupError {
     #[error("cgroup: the {controller} hierarchy is not mounted; refusing to run without it")]
     MissingController { controller: &'static str },
     #[error(
-        "cgroupsPath {}: systemd-style \"slice:prefix:name\" paths need the systemd cgroup driver, which is not supported yet",
+        "cgroupsPath {}: systemd-style \"slice:prefix:name\" paths need the systemd cgroup driver (--systemd-cgroup)",
         path.display()
     )]
     SystemdPath { path: PathBuf },
+    /// A cgroupsPath the systemd driver cannot use, in runc's words.
+    #[error("{0}")]
+    SystemdSyntax(String),
+    #[error("systemd not running on this host, cannot use systemd cgroups manager")]
+    SystemdNotRunning,
+    #[error("unable to {op} unit {unit:?}: {reason}")]
+    Systemd {
+        op: &'static str,
+        unit: String,
+        reason: String,
+    },
     #[error("cgroupsPath {}: {reason}", path.display())]
     InvalidPath { path: PathBuf, reason: &'static str },
     #[error("cgroup hierarchy {}: cannot find our own cgroup: {reason}", hierarchy.display())]
@@ -112,6 +124,24 @@ impl CgroupError {
     }
 }
 
+/// Who creates and owns the container's cgroup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Driver {
+    /// Berth, through cgroupfs (runc's default).
+    #[default]
+    Cgroupfs,
+    /// systemd, as a transient unit (`--systemd-cgroup`).
+    Systemd,
+}
+
+/// What the init's cgroup is set up with (the resources are also written through
+/// cgroupfs afterwards; the systemd driver gives them to the unit as well).
+pub(crate) struct InitSetup<'a> {
+    pub resources: &'a LinuxResources,
+    pub devices: &'a [Rule],
+    pub annotations: &'a std::collections::HashMap<String, String>,
+}
+
 /// The container's cgroup: one directory per hierarchy it joins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cgroup {
@@ -119,6 +149,9 @@ pub struct Cgroup {
     /// Display / cgroupns path, from the hierarchy `pids()` reads.
     path: PathBuf,
     hierarchies: Vec<Hierarchy>,
+    /// The systemd unit that owns the cgroup (systemd driver); None with cgroupfs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    unit: Option<systemd::Unit>,
 }
 
 /// One hierarchy the container joins.
@@ -148,16 +181,39 @@ impl Cgroup {
     /// under each hierarchy's mount; relative → relative to the calling process's own
     /// cgroup (v1), its parent (pure v2), or the unified mount (hybrid's cgroup2, as
     /// runc does); None/empty → the container id, relative.
-    pub fn resolve(cgroups_path: Option<&Path>, id: &str) -> Result<Cgroup, CgroupError> {
+    ///
+    /// With the systemd driver, `slice:prefix:name` as runc 1.3 reads it (see
+    /// `systemd::path`); systemd must be running.
+    pub fn resolve(
+        cgroups_path: Option<&Path>,
+        id: &str,
+        driver: Driver,
+    ) -> Result<Cgroup, CgroupError> {
         let layout = layout::layout()?;
-        let own = layout::own_cgroups()?;
-        resolve::resolve(layout, &own, cgroups_path, id)
+        match driver {
+            Driver::Cgroupfs => {
+                let own = layout::own_cgroups()?;
+                resolve::resolve(layout, &own, cgroups_path, id)
+            }
+            Driver::Systemd => {
+                let user = crate::rootless::is_rootless();
+                let cgroup = resolve::resolve_systemd(layout, cgroups_path, id, user)?;
+                systemd::check_running()?;
+                Ok(cgroup)
+            }
+        }
     }
 
     /// mkdir -p in every hierarchy; on v1 makes the cpuset cgroup usable, on v2 enables
     /// the root's controllers in every ancestor's `cgroup.subtree_control`. On failure the
     /// directories this call made are removed again.
+    ///
+    /// With the systemd driver nothing is made here: systemd makes the unit's cgroup
+    /// when the init is placed in it ([`Cgroup::add_init`]).
     pub fn create(&self) -> Result<(), CgroupError> {
+        if self.unit.is_some() {
+            return Ok(());
+        }
         let mut created = Vec::new();
         let result = self.hierarchies.iter().try_for_each(|h| {
             fs::mkdir_all(&h.dir, &mut created)?;
@@ -210,6 +266,40 @@ impl Cgroup {
         Ok(sub)
     }
 
+    /// Places the container's init: cgroupfs writes its pid; systemd starts the unit
+    /// with it (and the resources as properties), then the init joins the v1
+    /// hierarchies systemd does not manage.
+    pub(crate) fn add_init(&self, pid: i32, setup: &InitSetup) -> Result<(), CgroupError> {
+        let Some(unit) = &self.unit else {
+            return self.add_process(pid);
+        };
+        unit.start(
+            pid,
+            &systemd::StartWith {
+                resources: setup.resources,
+                devices: setup.devices,
+                annotations: setup.annotations,
+                unified: self.mode == Mode::V2,
+            },
+        )?;
+        if self.mode == Mode::V2 {
+            return Ok(());
+        }
+        self.hierarchies.iter().try_for_each(|h| {
+            fs::mkdir_all(&h.dir, &mut Vec::new())?;
+            fs::write_procs(&h.dir, pid)
+        })
+    }
+
+    /// `update`: the new resources for the unit's properties (systemd driver), then
+    /// through cgroupfs.
+    pub(crate) fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError> {
+        if let Some(unit) = &self.unit {
+            unit.set(resources, self.mode == Mode::V2)?;
+        }
+        self.apply(resources, None)
+    }
+
     /// Writes `pid` to cgroup.procs in every hierarchy.
     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError> {
         self.hierarchies
@@ -253,7 +343,11 @@ impl Cgroup {
     /// rmdir the container's cgroup (sub-cgroups first) in every hierarchy, retrying
     /// briefly while just-killed processes leave. Absent is fine. Like runc, the parents
     /// of a nested path are left in place (other containers may share them).
+    /// The systemd driver stops the unit first (and clears a failed state).
     pub fn destroy(&self) -> Result<(), CgroupError> {
+        if let Some(unit) = &self.unit {
+            unit.stop()?;
+        }
         let mut dirs: Vec<&Path> = Vec::new();
         for h in &self.hierarchies {
             if !dirs.contains(&h.dir.as_path()) {

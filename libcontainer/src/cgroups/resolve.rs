@@ -109,6 +109,7 @@ pub(crate) fn resolve(
         mode: layout.mode,
         path: PathBuf::new(),
         hierarchies,
+        unit: None,
     };
     let primary = cgroup.primary().ok_or(CgroupError::NoHierarchies)?;
     let rel = primary
@@ -117,6 +118,87 @@ pub(crate) fn resolve(
         .unwrap_or(&primary.dir);
     cgroup.path = Path::new("/").join(rel);
     Ok(cgroup)
+}
+
+/// The systemd driver's placement: the unit's cgroup (slice path + unit name) under every
+/// hierarchy's mount, as runc 1.3 computes it for a system manager. A user manager's
+/// units live under its own cgroup (`/user.slice/user-1000.slice/user@1000.service`).
+pub(crate) fn resolve_systemd(
+    layout: &Layout,
+    cgroups_path: Option<&Path>,
+    id: &str,
+    user: bool,
+) -> Result<Cgroup, CgroupError> {
+    let text = cgroups_path.map(|p| p.to_string_lossy().into_owned());
+    let placement = super::systemd::path::place(text.as_deref(), id, user)
+        .map_err(|e| CgroupError::SystemdSyntax(e.to_string()))?;
+    let mut inner = placement.cgroup.clone();
+    if user {
+        inner = user_manager_cgroup()?.join(inner.strip_prefix("/").unwrap_or(&inner));
+    }
+    let tail = inner.strip_prefix("/").unwrap_or(&inner).to_path_buf();
+    let mut hierarchies = Vec::new();
+    if layout.mode != Mode::V2 {
+        for mount in &layout.v1 {
+            let controllers: Vec<String> = mount
+                .options
+                .iter()
+                .filter(|o| v1::SUBSYSTEMS.contains(&o.as_str()))
+                .cloned()
+                .collect();
+            if controllers.is_empty() {
+                continue;
+            }
+            hierarchies.push(Hierarchy {
+                controllers,
+                mount: mount.mountpoint.clone(),
+                dir: mount.mountpoint.join(&tail),
+            });
+        }
+    }
+    if let Some(unified) = &layout.unified {
+        hierarchies.push(Hierarchy {
+            controllers: Vec::new(),
+            mount: unified.mountpoint.clone(),
+            dir: unified.mountpoint.join(&tail),
+        });
+    }
+    let mut cgroup = Cgroup {
+        mode: layout.mode,
+        path: inner,
+        hierarchies,
+        unit: Some(super::systemd::Unit {
+            name: placement.unit,
+            slice: placement.slice,
+            user,
+        }),
+    };
+    if cgroup.primary().is_none() {
+        return Err(CgroupError::NoHierarchies);
+    }
+    cgroup.path = Path::new("/").join(&tail);
+    Ok(cgroup)
+}
+
+/// The cgroup of the calling user's systemd instance, from our own cgroup
+/// (`/user.slice/user-1000.slice/user@1000.service/app.slice/...`).
+fn user_manager_cgroup() -> Result<PathBuf, CgroupError> {
+    let own = super::layout::own_cgroups()?;
+    let unified = own
+        .iter()
+        .find(|o| o.controllers.is_empty())
+        .ok_or_else(|| CgroupError::Resource("no cgroup v2 line in /proc/self/cgroup".into()))?;
+    let mut path = PathBuf::from("/");
+    for c in unified.path.components().skip(1) {
+        path.push(c);
+        if c.as_os_str().to_string_lossy().starts_with("user@") {
+            return Ok(path);
+        }
+    }
+    Err(CgroupError::Resource(format!(
+        "cgroup {} is not inside a systemd user manager (user@UID.service)",
+        unified.path.display()
+    )))
 }
 
 /// runc's systemd driver takes `slice:prefix:name`; the cgroupfs driver would take it as a

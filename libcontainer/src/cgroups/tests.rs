@@ -99,7 +99,7 @@ fn inner(h: &Hierarchy) -> PathBuf {
 fn absolute_path_full_cycle() {
     let mut guard = Cleanup::default();
     let name = unique("/");
-    let cg = Cgroup::resolve(Some(Path::new(&name)), "ignored").unwrap();
+    let cg = Cgroup::resolve(Some(Path::new(&name)), "ignored", Driver::Cgroupfs).unwrap();
     guard.track(&cg);
     assert_eq!(cg.path(), Path::new(&name));
     assert!(!cg.hierarchies.is_empty());
@@ -154,7 +154,7 @@ fn relative_path_is_under_own_cgroup() {
     let mut guard = Cleanup::default();
     let parent = unique("");
     let rel = format!("{parent}/sub");
-    let cg = Cgroup::resolve(Some(Path::new(&rel)), "ignored").unwrap();
+    let cg = Cgroup::resolve(Some(Path::new(&rel)), "ignored", Driver::Cgroupfs).unwrap();
     guard.track(&cg);
     let own = proc_cgroup(std::process::id() as i32);
     for h in &cg.hierarchies {
@@ -187,9 +187,12 @@ fn relative_path_is_under_own_cgroup() {
 #[test]
 fn default_path_is_the_id() {
     let guard_id = unique("");
-    let cg = Cgroup::resolve(None, &guard_id).unwrap();
+    let cg = Cgroup::resolve(None, &guard_id, Driver::Cgroupfs).unwrap();
     assert_eq!(cg.path().file_name(), Some(std::ffi::OsStr::new(&guard_id)));
-    assert_eq!(cg, Cgroup::resolve(Some(Path::new("")), &guard_id).unwrap());
+    assert_eq!(
+        cg,
+        Cgroup::resolve(Some(Path::new("")), &guard_id, Driver::Cgroupfs).unwrap()
+    );
 }
 
 #[test]
@@ -197,7 +200,7 @@ fn nested_path_with_sub_cgroups() {
     let mut guard = Cleanup::default();
     let top = unique("/");
     let name = format!("{top}/a/b");
-    let cg = Cgroup::resolve(Some(Path::new(&name)), "x").unwrap();
+    let cg = Cgroup::resolve(Some(Path::new(&name)), "x", Driver::Cgroupfs).unwrap();
     guard.track(&cg);
     cg.create().unwrap();
 
@@ -230,7 +233,7 @@ fn nested_path_with_sub_cgroups() {
 
 #[test]
 fn absent_cgroup() {
-    let cg = Cgroup::resolve(Some(Path::new(&unique("/"))), "x").unwrap();
+    let cg = Cgroup::resolve(Some(Path::new(&unique("/"))), "x", Driver::Cgroupfs).unwrap();
     cg.destroy().unwrap();
     assert_eq!(cg.pids().unwrap(), Vec::<i32>::new());
     assert!(!cg.is_frozen().unwrap());
@@ -241,7 +244,7 @@ fn absent_cgroup() {
 
 #[test]
 fn state_file_round_trip() {
-    let cg = Cgroup::resolve(Some(Path::new("/berth/rt")), "x").unwrap();
+    let cg = Cgroup::resolve(Some(Path::new("/berth/rt")), "x", Driver::Cgroupfs).unwrap();
     let json = serde_json::to_string(&cg).unwrap();
     let back: Cgroup = serde_json::from_str(&json).unwrap();
     assert_eq!(cg, back);
@@ -255,8 +258,33 @@ fn error_texts_name_path_and_cause() {
         std::io::Error::from_raw_os_error(libc::EACCES),
     );
     assert_eq!(e.to_string(), "mkdir /sys/fs/cgroup/x: permission denied");
-    let e = Cgroup::resolve(Some(Path::new("system.slice:docker:abc")), "x").unwrap_err();
+    let e = Cgroup::resolve(
+        Some(Path::new("system.slice:docker:abc")),
+        "x",
+        Driver::Cgroupfs,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("system.slice:docker:abc"), "{e}");
+}
+
+/// This machine has no systemd: the systemd driver says so in runc's words, after
+/// checking the path's syntax first as runc does.
+#[test]
+fn systemd_driver_without_systemd() {
+    if Path::new("/run/systemd/system").is_dir() {
+        return;
+    }
+    let e = Cgroup::resolve(None, "x", Driver::Systemd).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "systemd not running on this host, cannot use systemd cgroups manager"
+    );
+    let e = Cgroup::resolve(Some(Path::new("bad")), "x", Driver::Systemd).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("expected cgroupsPath to be of format"),
+        "{e}"
+    );
 }
 
 #[test]

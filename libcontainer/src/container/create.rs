@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::{read_stat, Container};
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, InitSetup};
 use crate::error::{Error, Result, SysContext};
 use crate::hooks::{self, HookState};
 use crate::process::channel::Message;
@@ -74,6 +74,8 @@ pub struct CreateOptions {
     pub notify_socket: bool,
     /// Standard streams for the init (the shim's fifos); by default it inherits ours.
     pub stdio: crate::process::stdio::Stdio,
+    /// Who makes the container's cgroup: cgroupfs, or systemd (`--systemd-cgroup`).
+    pub cgroup_driver: crate::cgroups::Driver,
 }
 
 /// Creates a container from a bundle:
@@ -178,7 +180,7 @@ fn build(
         .linux()
         .as_ref()
         .and_then(|l| l.cgroups_path().as_deref());
-    let cgroup = Cgroup::resolve(cgroups_path, &b.id)?;
+    let cgroup = Cgroup::resolve(cgroups_path, &b.id, b.options.cgroup_driver)?;
     // An init placed in a frozen cgroup would never answer; runc refuses up front.
     if cgroup.is_frozen()? {
         return Err(Error::Config(
@@ -224,9 +226,29 @@ fn build(
     crate::trace::mark("cgroup");
     if let Some(cgroup) = &cgroup {
         undo.cgroup = Some(cgroup.clone());
-        super::update::apply_at_create(cgroup, spec)?;
     }
     crate::fault::point("cgroup");
+    // Checked before anything runs; applied once the init is in its cgroup (the
+    // systemd driver can only make the unit with the init's pid in it).
+    let device_rules = super::update::device_rules_for_create(spec)?;
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    let place_init = |pid: Pid| -> Result<()> {
+        let Some(cgroup) = &cgroup else {
+            return Ok(());
+        };
+        let setup = InitSetup {
+            resources: &resources,
+            devices: &device_rules,
+            annotations: &annotations,
+        };
+        cgroup.add_init(pid.as_raw(), &setup)?;
+        super::update::apply_at_create(cgroup, &resources, &device_rules)
+    };
 
     let fifo = make_exec_fifo(dir)?;
     let console = b.options.console.open()?;
@@ -246,6 +268,7 @@ fn build(
             .unwrap_or_default(),
         time_offsets,
         cgroup: cgroup.as_ref(),
+        place_init: Some(&place_init),
         close_in_child: &[lock.raw_fd()],
     };
     // Detached and idmapped here, in the host's user namespace; the init attaches them.

@@ -60,6 +60,7 @@ impl Container {
             gid_maps: &[],
             time_offsets: None,
             cgroup: sub_cgroup.as_ref().or(self.cgroup()),
+            place_init: None,
             close_in_child: &[],
         };
         let spec = self.spec()?;

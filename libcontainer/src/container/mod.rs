@@ -18,7 +18,7 @@ use oci_spec::runtime::Spec;
 pub use create::{Console, ContainerBuilder, CreateOptions};
 pub use exec::ExecOptions;
 
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, Driver as CgroupDriver};
 use crate::error::{Error, Result};
 use crate::state::{self, Record, State, StateRoot, Status, OCI_VERSION};
 
@@ -82,7 +82,9 @@ impl Container {
                 .and_then(|spec| spec.linux().as_ref()?.cgroups_path().clone());
             let mut record = Record::new(id, Path::new(""), Path::new(""));
             record.creator = 0;
-            record.cgroup = Cgroup::resolve(cgroups_path.as_deref(), id).ok();
+            record.cgroup = Cgroup::resolve(cgroups_path.as_deref(), id, CgroupDriver::Cgroupfs)
+                .or_else(|_| Cgroup::resolve(cgroups_path.as_deref(), id, CgroupDriver::Systemd))
+                .ok();
             log::warn!("container {id}: unreadable state replaced to delete it");
             state::write_record(&dir, &record)?;
         }

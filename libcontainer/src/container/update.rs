@@ -9,20 +9,25 @@ use crate::error::{Error, Result};
 use crate::state::{self, Status};
 use crate::utils::write_atomic;
 
-/// Applies the spec's resources and device rules to a just-created cgroup. The error
+fn create_error(e: String) -> Error {
+    Error::Start(format!(
+        "error during container init: error setting cgroup config for procHooks process: {e}"
+    ))
+}
+
+/// The device rules a new container gets (runc's defaults, then the spec's); the error
 /// reads as runc's.
-pub(super) fn apply_at_create(cgroup: &Cgroup, spec: &Spec) -> Result<()> {
-    let wrap = |e: String| {
-        Error::Start(format!(
-            "error during container init: error setting cgroup config for procHooks process: {e}"
-        ))
-    };
-    let rules = devices::rules_for_create(spec).map_err(wrap)?;
-    let resources = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().clone())
-        .unwrap_or_default();
+pub(super) fn device_rules_for_create(spec: &Spec) -> Result<Vec<devices::Rule>> {
+    devices::rules_for_create(spec).map_err(create_error)
+}
+
+/// Applies the spec's resources and device rules to the cgroup the init just joined.
+/// The errors read as runc's.
+pub(super) fn apply_at_create(
+    cgroup: &Cgroup,
+    resources: &LinuxResources,
+    rules: &[devices::Rule],
+) -> Result<()> {
     // runc writes cpuset.cpus/mems while joining the cgroup, the rest afterwards; the
     // two steps fail with different texts.
     let mut rest = resources.clone();
@@ -39,8 +44,8 @@ pub(super) fn apply_at_create(cgroup: &Cgroup, spec: &Spec) -> Result<()> {
         .apply(&cpuset, None)
         .map_err(|e| Error::Start(format!("unable to apply cgroup configuration: {e}")))?;
     cgroup
-        .apply(&rest, Some(&rules))
-        .map_err(|e| wrap(e.to_string()))
+        .apply(&rest, Some(rules))
+        .map_err(|e| create_error(e.to_string()))
 }
 
 impl Container {
@@ -56,7 +61,7 @@ impl Container {
             });
         }
         let cgroup = self.require_cgroup()?;
-        cgroup.apply(resources, None)?;
+        cgroup.update(resources)?;
         self.record_resources(resources)
     }
 

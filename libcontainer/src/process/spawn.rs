@@ -30,6 +30,9 @@ pub(crate) struct SpawnRequest<'a> {
     /// Lines for /proc/self/timens_offsets when the plan creates a time namespace.
     pub time_offsets: Option<String>,
     pub cgroup: Option<&'a Cgroup>,
+    /// How the init is placed in `cgroup` and its limits applied (create); when None
+    /// the process just joins it (exec).
+    pub place_init: Option<&'a dyn Fn(Pid) -> Result<()>>,
     /// Descriptors the parent keeps that the child must not hold (e.g. the state lock).
     pub close_in_child: &'a [i32],
 }
@@ -47,6 +50,7 @@ pub(crate) fn spawn(
     body: &mut dyn FnMut(&Channel) -> Result<std::convert::Infallible>,
 ) -> Result<Spawned> {
     crate::rootless::note_runtime_euid();
+    ensure_single_threaded()?;
     let (parent, child) = channel::pair()?;
     let stall = test_hook::open_stall();
     let stall_fd = stall.as_ref().map(|f| f.as_raw_fd());
@@ -146,6 +150,30 @@ pub(crate) fn spawn(
     result
 }
 
+/// Cloning from a process with other threads is unsound (a lock another thread held,
+/// e.g. the allocator's, stays locked in the child forever): the systemd driver's D-Bus
+/// client, the shim's server and everything else must leave no thread behind, and this
+/// refuses when one did.
+pub(crate) fn ensure_single_threaded() -> Result<()> {
+    let threads = thread_count()?;
+    if threads == 1 {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "refusing to clone a container process from a process running {threads} threads"
+    )))
+}
+
+/// Field 20 of /proc/self/stat (counted after the parenthesised command name).
+fn thread_count() -> Result<u64> {
+    let path = "/proc/self/stat";
+    let stat = std::fs::read_to_string(path).map_err(|e| Error::path(path, e))?;
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(17))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| Error::Config(format!("{path}: no thread count in {stat:?}")))
+}
+
 /// When talking to the child failed (it hung up), the child usually said why first. Never
 /// waits: when our side failed (a cgroup write, the id maps), the child is alive and
 /// waiting for `Continue`, and a blocking read would wait on it forever.
@@ -161,8 +189,10 @@ fn release_child(req: &SpawnRequest, spawned: &Spawned, pid: Pid) -> Result<()> 
     if req.plan.creates(LinuxNamespaceType::User) {
         write_id_maps(pid, req.uid_maps, req.gid_maps)?;
     }
-    if let Some(cgroup) = req.cgroup {
-        cgroup.add_process(pid.as_raw())?;
+    match (req.place_init, req.cgroup) {
+        (Some(place), _) => place(pid)?,
+        (None, Some(cgroup)) => cgroup.add_process(pid.as_raw())?,
+        (None, None) => {}
     }
     spawned.channel.send(&Message::Continue)
 }
@@ -349,5 +379,24 @@ mod test_hook {
             libc::poll(&mut pfd, 1, -1);
             libc::read(fd, (&mut byte as *mut u8).cast(), 1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_thread_refuses_the_clone() {
+        let (stop, wait) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || wait.recv());
+        let e = ensure_single_threaded().unwrap_err().to_string();
+        assert!(
+            e.starts_with("refusing to clone a container process from a process running "),
+            "{e}"
+        );
+        assert!(thread_count().unwrap() >= 2);
+        stop.send(()).unwrap();
+        t.join().unwrap().unwrap();
     }
 }

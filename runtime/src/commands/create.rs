@@ -34,6 +34,7 @@ pub struct CreateArgs {
 
 pub fn run(g: &Globals, a: &CreateArgs) -> anyhow::Result<i32> {
     create(
+        g,
         builder(g, a),
         a,
         a.console_socket
@@ -52,6 +53,7 @@ pub fn builder(g: &Globals, a: &CreateArgs) -> ContainerBuilder {
 
 /// Shared by `create` and `run`.
 pub fn create(
+    g: &Globals,
     builder: ContainerBuilder,
     a: &CreateArgs,
     console: Console,
@@ -65,6 +67,7 @@ pub fn create(
         preserve_fds: listen_fds + a.preserve_fds,
         extra_env,
         notify_socket: std::env::var_os("NOTIFY_SOCKET").is_some(),
+        cgroup_driver: g.cgroup_driver,
         ..Default::default()
     };
     Ok(builder.options(options).create()?)

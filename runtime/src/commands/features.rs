@@ -249,8 +249,8 @@ fn features() -> Features {
             cgroup: Cgroup {
                 v1: true,
                 v2: true,
-                systemd: false,
-                systemd_user: false,
+                systemd: true,
+                systemd_user: true,
             },
             seccomp: Seccomp {
                 enabled: true,
@@ -310,8 +310,9 @@ mod tests {
         let text = render();
         assert!(text.starts_with("{\n    \"ociVersionMin\": \"1.0.0\",\n    \"ociVersionMax\": "));
         assert!(text.ends_with("\n    }\n}\n"));
-        assert!(text
-            .contains("\n            \"systemd\": false,\n            \"systemdUser\": false\n"));
+        assert!(
+            text.contains("\n            \"systemd\": true,\n            \"systemdUser\": true\n")
+        );
         assert!(!text.contains("null"));
         assert!(!text.contains("runc"));
     }

@@ -28,7 +28,7 @@ fn run_container(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
     let terminal = builder.load_config()?;
     let relay_terminal = a.create.console_socket.is_none() && !a.detach && terminal;
     let (console, relay) = foreground::console(a.create.console_socket.as_deref(), relay_terminal)?;
-    let mut container = create(builder, &a.create, console)?;
+    let mut container = create(g, builder, &a.create, console)?;
     let pty = foreground::receive_master(relay)?;
     let notify = super::create::bind_notify(&container)?;
     if let Err(e) = container.start() {
