@@ -9,8 +9,8 @@ P=${1:?payload dir}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 install -m 0755 "$P/bin/berth" "$P/bin/containerd-shim-berth-v2" /usr/local/bin/
 BERTH=/usr/local/bin/berth
-# Docker's driver: cgroupfs until the systemd driver lands (VM_DOCKER_CGROUPDRIVER).
-DOCKER_DRIVER=${VM_DOCKER_CGROUPDRIVER:-$(cat "$P/docker-cgroupdriver" 2>/dev/null || echo cgroupfs)}
+# Docker's driver: systemd, Docker 28's default on a systemd host (VM_DOCKER_CGROUPDRIVER).
+DOCKER_DRIVER=${VM_DOCKER_CGROUPDRIVER:-$(cat "$P/docker-cgroupdriver" 2>/dev/null || echo systemd)}
 W=$(mktemp -d /tmp/berth-vm.XXXXXX)
 pass=0 fail=0 skip=0
 
@@ -106,6 +106,102 @@ spec_1_2_process_fields() {
 }
 t "runtime-spec 1.2 process.ioPriority and process.scheduler as runc 1.3 applies them" spec_1_2_process_fields
 
+# --- the systemd cgroup driver, against runc 1.3's ---------------------------------------
+# Every unit name, for "nothing left behind" (sessions and the payload's own come and go).
+units_now() { systemctl list-units --all --no-legend --plain | awk '{print $1}' | grep -v -e '^session-' -e '^run-' | sort; }
+SD_PROPS=Slice,Delegate,DefaultDependencies,MemoryMax,TasksMax,CPUQuotaPerSecUSec,CPUQuotaPeriodUSec,CPUWeight,AllowedCPUs,MemoryAccounting,CPUAccounting,TasksAccounting,IOAccounting,DevicePolicy
+# sd_view RT NAME: the unit's properties and cgroup files, and the init's cgroup, with
+# the runtime's name replaced by RT.
+sd_view() {
+    local rt=$1 name=$2 unit dir pid
+    unit=sdtest-$name.scope dir=/sys/fs/cgroup/system.slice/sdtest-$name.scope
+    [ -d "$dir" ] || { echo "no $dir"; return 1; }
+    pid=$($rt state "$name" | jq -r .pid)
+    systemctl show -p "$SD_PROPS" "$unit"
+    for f in memory.max pids.max cpu.max cpu.weight cpuset.cpus; do echo "$f=$(cat "$dir/$f")"; done
+    sed "s/$name/NAME/" "/proc/$pid/cgroup"
+}
+systemd_scope_as_runc() {
+    bundle "$W/sd" '["sleep","1000"]'
+    local res='{"memory":{"limit":67108864},"pids":{"limit":42},"cpu":{"shares":512,"quota":50000,"period":100000,"cpus":"0"}}'
+    local rt name views=() before after
+    before=$(units_now)
+    for rt in runc $BERTH; do
+        name=$(basename "$rt")-$$
+        jq --argjson r "$res" --arg p "system.slice:sdtest:$name" '.linux.cgroupsPath = $p | .linux.resources += $r' \
+            "$W/sd/config.json" >"$W/sd/c" && mv "$W/sd/c" "$W/sd/config.json"
+        (cd "$W/sd" && with_timeout $rt --systemd-cgroup create "$name" </dev/null) || die "$rt create"
+        views+=("$(sd_view $rt "$name")") || die "$rt: ${views[-1]}"
+        $rt --systemd-cgroup update --memory 134217728 --pids-limit 50 "$name" || die "$rt update"
+        views+=("$(systemctl show -p MemoryMax,TasksMax "sdtest-$name.scope"; cat /sys/fs/cgroup/system.slice/sdtest-$name.scope/{memory,pids}.max)")
+        $rt pause "$name" && want paused "$($rt state "$name" | jq -r .status)" "$rt pause"
+        $rt resume "$name" || die "$rt resume"
+        views+=("$(with_timeout $rt exec "$name" cat /proc/self/cgroup) $($rt ps "$name" | tail -n +2 | wc -l)")
+        [ "$(timeout 20 $rt events --stats "$name" | jq -r '.data.pids.current')" -ge 1 ] || die "$rt events --stats: no pids"
+        $rt --systemd-cgroup delete -f "$name" || die "$rt delete"
+        [ ! -d "/sys/fs/cgroup/system.slice/sdtest-$name.scope" ] || die "$rt left the scope's cgroup"
+    done
+    want "${views[0]}" "${views[3]}" "unit and files after create (runc first)"
+    want "${views[1]}" "${views[4]}" "after update"
+    want "${views[2]}" "${views[5]}" "exec's cgroup and ps"
+    grep -q "^Delegate=yes" <<<"${views[3]}" || die "no Delegate=yes: ${views[3]}"
+    # create/start/delete again and again: no unit, failed or not, is left.
+    jq '.process.args = ["true"]' "$W/sd/config.json" >"$W/sd/c" && mv "$W/sd/c" "$W/sd/config.json"
+    for i in 1 2 3 4 5; do
+        (cd "$W/sd" && with_timeout $BERTH --systemd-cgroup run "loop-$$-$i" </dev/null) || die "run $i"
+        $BERTH --systemd-cgroup create --bundle "$W/sd" "kill-$$-$i" </dev/null || die "create $i"
+        $BERTH kill "kill-$$-$i" KILL; sleep 0.2
+        $BERTH --systemd-cgroup delete -f "kill-$$-$i" || die "delete $i"
+    done
+    after=$(units_now)
+    [ "$before" = "$after" ] || die "units differ: $(diff <(echo "$before") <(echo "$after"))"
+    systemctl list-units --all --no-legend | grep -q sdtest && die "sdtest unit left"
+    systemctl --failed --no-legend | grep -q -e sdtest -e runc- && die "failed unit left"
+    return 0
+}
+t "systemd driver: slice:prefix:name scope, properties, files, update, pause, exec, ps as runc 1.3; create/delete leaves no unit" systemd_scope_as_runc
+
+systemd_errors_as_runc() {
+    bundle "$W/sde" '["true"]'
+    local path r b
+    for path in bad a:b:c:d nope:p:n; do
+        jq --arg p "$path" '.linux.cgroupsPath = $p' "$W/sde/config.json" >"$W/sde/c" && mv "$W/sde/c" "$W/sde/config.json"
+        r=$(cd "$W/sde" && runc --systemd-cgroup run "e-$$" 2>&1 </dev/null | sed 's/.*msg="runc run failed: //; s/"$//')
+        b=$(cd "$W/sde" && $BERTH --systemd-cgroup run "e-$$" 2>&1 </dev/null | sed 's/.*msg="berth run failed: //; s/"$//')
+        [ "$r" = "$b" ] || echo "$path: runc [$r] berth [$b]"
+        [ -z "$(ls /run/berth 2>/dev/null)" ] || die "state left for $path"
+    done
+}
+t "systemd driver: malformed cgroupsPath errors as runc 1.3 words them" systemd_errors_as_runc
+
+# Informational: `run` of `true` under each runtime's systemd driver and berth's cgroupfs
+# (N runs each, interleaved; the VM is emulated, so only the ratios mean anything). The
+# release build when the payload has one.
+systemd_run_timing() {
+    bundle "$W/sdt" '["true"]'
+    local BERTH=$BERTH build=debug
+    if [ -x "$P/release/berth" ]; then BERTH=$P/release/berth build=release; fi
+    local n=${VM_BENCH_RUNS:-15} i rt tot_runc=0 tot_crun=0 tot_berth=0 tot_fs=0 t0 t1
+    for i in $(seq "$n"); do
+        for rt in runc crun berth fs; do
+            t0=$(date +%s%N)
+            case $rt in
+            runc) (cd "$W/sdt" && runc --systemd-cgroup run "t-$$-$i") ;;
+            crun) (cd "$W/sdt" && crun --systemd-cgroup run "t-$$-$i") ;;
+            berth) (cd "$W/sdt" && $BERTH --systemd-cgroup run "t-$$-$i") ;;
+            fs) (cd "$W/sdt" && $BERTH run "t-$$-$i") ;;
+            esac </dev/null >/dev/null 2>&1 || die "$rt run $i failed"
+            t1=$(date +%s%N)
+            eval "tot_$rt=\$((tot_$rt + (t1 - t0) / 1000))"
+        done
+    done
+    awk -v build=$build -v r=$tot_runc -v c=$tot_crun -v b=$tot_berth -v f=$tot_fs -v n=$n 'BEGIN {
+        printf "bench: run (systemd driver), berth " build ", mean of %d: runc %.1f ms, crun %.1f ms, berth %.1f ms, berth cgroupfs %.1f ms\n", n, r/n/1000, c/n/1000, b/n/1000, f/n/1000
+        printf "bench: berth/runc %.2f, berth/crun %.2f, berth systemd/cgroupfs %.2f\n", b/r, b/c, b/f }' | tee "$W/bench"
+}
+t "systemd driver: run timing against runc and crun (informational)" systemd_run_timing
+[ -s "$W/bench" ] && cat "$W/bench"
+
 # --- Docker ------------------------------------------------------------------------------
 docker_up() {
     mkdir -p /etc/docker
@@ -179,6 +275,23 @@ docker_shim() {
     docker rm -f sh-$$ >/dev/null
 }
 t "docker with runtimeType io.containerd.berth.v2" docker_shim
+docker_systemd_scope() {
+    have_docker
+    [ "$DOCKER_DRIVER" = systemd ] || { echo "docker runs the cgroupfs driver"; exit 77; }
+    local rt id pid
+    for rt in berth berth-shim; do
+        docker run -d --name sd-$rt-$$ --runtime $rt -m 48m busybox:local sleep 1000 >/dev/null || die "$rt run -d"
+        id=$(docker inspect -f '{{.Id}}' sd-$rt-$$)
+        pid=$(docker inspect -f '{{.State.Pid}}' sd-$rt-$$)
+        want "0::/system.slice/docker-$id.scope" "$(cat /proc/$pid/cgroup)" "$rt: the container's cgroup"
+        want 50331648 "$(systemctl show -P MemoryMax docker-$id.scope)" "$rt: MemoryMax of the unit"
+        want in "$(with_timeout docker exec sd-$rt-$$ echo in)" "$rt: exec"
+        docker rm -f sd-$rt-$$ >/dev/null || die "$rt rm -f"
+        systemctl list-units --all --no-legend | grep -q "docker-$id" && die "$rt: unit docker-$id.scope left"
+    done
+    return 0
+}
+t "docker (systemd driver): the container is docker-<id>.scope with its limits, via berth and the shim" docker_systemd_scope
 [ -e "$W/image.tar" ] || docker save busybox:local -o "$W/image.tar" 2>/dev/null
 
 # --- containerd 2 and ctr ------------------------------------------------------------
@@ -210,6 +323,20 @@ ctr_lifecycle() {
 }
 t "ctr exec, pause/resume, metrics, containerd restart, kill, delete" ctr_lifecycle
 
+ctr_systemd_cgroup() {
+    local pid
+    with_timeout $CTR run -d --cgroup "system.slice:ctr:c3-$$" --runtime io.containerd.berth.v2 $IMG c3-$$ sleep 1000 || die "run -d"
+    pid=$($CTR task ls | awk -v id=c3-$$ '$1 == id { print $2 }')
+    want "0::/system.slice/ctr-c3-$$.scope" "$(cat /proc/$pid/cgroup)" "the task's cgroup"
+    want in "$(with_timeout $CTR task exec --exec-id e1 c3-$$ cat /proc/self/cgroup >/dev/null && echo in)" "exec"
+    $CTR task kill -s KILL c3-$$ || die kill
+    for _ in $(seq 20); do [ "$($CTR task ls | awk -v id=c3-$$ '$1 == id { print $3 }')" = STOPPED ] && break; sleep 0.5; done
+    $CTR task delete c3-$$ >/dev/null && $CTR container delete c3-$$ || die "delete"
+    systemctl list-units --all --no-legend | grep -q "ctr-c3-$$" && die "unit left"
+    return 0
+}
+t "ctr --cgroup slice:prefix:name with io.containerd.berth.v2: a systemd scope" ctr_systemd_cgroup
+
 # --- podman -----------------------------------------------------------------------------
 PM="podman --runtime $BERTH --cgroup-manager cgroupfs"
 podman_root() {
@@ -220,6 +347,19 @@ podman_root() {
     with_timeout $PM run --rm --network bridge busybox:local ip -o -4 addr show eth0 | grep -q inet || die "no bridge address (netavark)"
 }
 t "podman --runtime berth (cgroupfs, netavark)" podman_root
+podman_systemd() {
+    [ -s "$W/image.tar" ] || { echo "no image archive"; exit 77; }
+    podman load -i "$W/image.tar" >/dev/null || die "podman load"
+    local id pid
+    id=$(with_timeout podman --runtime $BERTH run -d -m 64m busybox:local sleep 1000) || die "podman run -d"
+    pid=$(podman inspect -f '{{.State.Pid}}' "$id")
+    want "0::/machine.slice/libpod-$id.scope" "$(cat /proc/$pid/cgroup)" "the container's cgroup"
+    want 67108864 "$(with_timeout podman --runtime $BERTH exec "$id" cat /sys/fs/cgroup/memory.max)" "memory.max"
+    podman --runtime $BERTH rm -f "$id" >/dev/null || die "rm -f"
+    systemctl list-units --all --no-legend | grep -q "libpod-$id" && die "unit left"
+    return 0
+}
+t "podman --runtime berth with its default (systemd) cgroup manager" podman_systemd
 podman_rootless() {
     [ -s "$W/image.tar" ] || { echo "no image archive"; exit 77; }
     local xdg=/run/user/1000

@@ -3,6 +3,8 @@
 //! for a runtime configured with runc's option type, as Docker and the CRI plugin do.
 
 use containerd_shim_protos::shim::oci::Options;
+use std::path::Path;
+
 use libcontainer::{CgroupDriver, CreateOptions};
 use protobuf::well_known_types::any::Any;
 use protobuf::Message;
@@ -25,6 +27,25 @@ pub fn apply(opts: &Options, create: &mut CreateOptions) {
     if opts.systemd_cgroup {
         create.cgroup_driver = CgroupDriver::Systemd;
     }
+}
+
+/// Without `SystemdCgroup`, a `slice:prefix:name` cgroupsPath on a systemd host still
+/// means the systemd driver: clients that hand such paths to a shim without runc's
+/// options (Docker for a non-runc runtimeType, `ctr --cgroup`) mean nothing else, and the
+/// cgroupfs driver refuses them.
+pub fn systemd_path_on_systemd_host(bundle: &Path) -> bool {
+    if !Path::new("/run/systemd/system").is_dir() {
+        return false;
+    }
+    let Ok(text) = std::fs::read(bundle.join("config.json")) else {
+        return false;
+    };
+    let Ok(config) = serde_json::from_slice::<serde_json::Value>(&text) else {
+        return false;
+    };
+    config["linux"]["cgroupsPath"]
+        .as_str()
+        .is_some_and(|p| !p.starts_with('/') && p.split(':').count() == 3)
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use containerd_shim_protos::events::task::{
 use containerd_shim_protos::topics;
 use libcontainer::signal::Sig;
 use libcontainer::{
-    Console, Container, ContainerBuilder, CreateOptions, ExecOptions, OomEvent, OomWatcher,
+    CgroupDriver, Console, Container, ContainerBuilder, CreateOptions, ExecOptions, OomEvent,
+    OomWatcher,
 };
 use protobuf::MessageField;
 
@@ -178,6 +179,11 @@ impl Service {
         let mut options = CreateOptions::default();
         if let Some(o) = runtime_options {
             crate::options::apply(o, &mut options);
+        }
+        if options.cgroup_driver == CgroupDriver::Cgroupfs
+            && crate::options::systemd_path_on_systemd_host(bundle)
+        {
+            options.cgroup_driver = CgroupDriver::Systemd;
         }
         let mut console_end = None;
         if paths.terminal {

@@ -346,7 +346,9 @@ impl Cgroup {
     /// The systemd driver stops the unit first (and clears a failed state).
     pub fn destroy(&self) -> Result<(), CgroupError> {
         if let Some(unit) = &self.unit {
-            unit.stop()?;
+            let exists = self.primary().is_some_and(|h| h.dir.exists());
+            let busy = exists && self.pids().map_or(true, |p| !p.is_empty());
+            unit.stop(exists, busy)?;
         }
         let mut dirs: Vec<&Path> = Vec::new();
         for h in &self.hierarchies {

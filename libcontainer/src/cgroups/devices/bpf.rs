@@ -114,6 +114,10 @@ fn block(rule: &Rule) -> Vec<Insn> {
 
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
+/// Programs of several owners on one cgroup, all of which must allow: systemd attaches its
+/// own DeviceAllow= filter to a unit's cgroup this way, and an exclusive attach next to
+/// it fails with EPERM.
+const BPF_F_ALLOW_MULTI: u32 = 2;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 
@@ -195,6 +199,7 @@ pub(crate) fn attach(dir: &Path, rules: &[Rule]) -> Result<(), CgroupError> {
         target_fd: cgroup.as_raw_fd() as u32,
         attach_bpf_fd: prog.as_raw_fd() as u32,
         attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: BPF_F_ALLOW_MULTI,
         ..Default::default()
     };
     // SAFETY: bpf(2) reads `attr`, valid for its size; both descriptors are open.

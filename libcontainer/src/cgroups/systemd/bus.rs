@@ -2,9 +2,11 @@
 //! thread-free D-Bus connection (rustbus): containers are cloned from the calling
 //! process, which must not have other threads then.
 //!
-//! As root the connection goes straight to systemd's private socket (no bus daemon hop,
-//! no Hello; systemd sends job signals to direct connections unconditionally), else to
-//! the system bus, or the user's bus for a user manager.
+//! The connection goes to the system bus (the user's bus for a user manager); systemd's
+//! private socket is the fallback where no bus daemon runs. The private socket saved two
+//! round trips, but on systemd 262 a StopUnit sent over it after the scope's last process
+//! had exited went unanswered for 25 s, where the same call over the bus daemon (what
+//! runc uses) returns at once.
 
 use std::collections::VecDeque;
 use std::os::fd::AsRawFd;
@@ -21,6 +23,7 @@ const DEST: &str = "org.freedesktop.systemd1";
 const OBJECT: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 const PRIVATE_SOCKET: &str = "/run/systemd/private";
+const SYSTEM_BUS: &str = "/run/dbus/system_bus_socket";
 /// runc waits as long for a job.
 const JOB_TIMEOUT: Duration = Duration::from_secs(30);
 const CALL_TIMEOUT: Duration = Duration::from_secs(25);
@@ -74,23 +77,25 @@ pub(crate) struct Bus {
     conn: DuplexConn,
     /// JobRemoved signals read while waiting for a reply.
     signals: VecDeque<MarshalledMessage>,
+    /// Over the bus daemon, job signals (broadcasts) reach us only once we add a match;
+    /// done before the first call that makes a job.
+    needs_match: bool,
 }
 
 impl Bus {
-    /// Connects to the system manager (or the calling user's, `user`).
+    /// Connects to the system manager (or the calling user's, `user`): over the bus
+    /// daemon as runc does, else (a host without dbus-daemon, as root) systemd's private
+    /// socket.
     pub fn connect(user: bool) -> Result<Bus, BusError> {
-        let root = nix::unistd::geteuid().is_root();
-        if !user && root && Path::new(PRIVATE_SOCKET).exists() {
-            if let Ok(bus) = Bus::open(PRIVATE_SOCKET, false) {
-                return Ok(bus);
-            }
-        }
         let path = if user {
             user_bus_path()?
         } else {
-            "/run/dbus/system_bus_socket".to_string()
+            SYSTEM_BUS.to_string()
         };
-        Bus::open(&path, true)
+        match Bus::open(&path, true) {
+            Err(_) if !user && !Path::new(SYSTEM_BUS).exists() => Bus::open(PRIVATE_SOCKET, false),
+            result => result,
+        }
     }
 
     fn open(path: &str, via_daemon: bool) -> Result<Bus, BusError> {
@@ -109,16 +114,13 @@ impl Bus {
         let mut bus = Bus {
             conn,
             signals: VecDeque::new(),
+            needs_match: false,
         };
         if via_daemon {
-            bus.conn
-                .send_hello(Timeout::Duration(CALL_TIMEOUT))
-                .map_err(|e| fail(&e))?;
-            // Job signals are broadcasts; the daemon routes them only on a match.
-            let mut add = rustbus::standard_messages::add_match(
-                "type='signal',interface='org.freedesktop.systemd1.Manager',member='JobRemoved'",
-            );
-            bus.call(&mut add)?;
+            // Sent without waiting, as the daemon handles a connection's messages in
+            // order; a refusal shows as a closed connection or an error on the next call.
+            bus.send(&mut rustbus::standard_messages::hello())?;
+            bus.needs_match = true;
         }
         Ok(bus)
     }
@@ -149,6 +151,23 @@ impl Bus {
         self.wait_job(&job)
     }
 
+    /// StopUnit(name, "replace") without waiting for its reply or job: for a unit whose
+    /// processes are gone, which systemd is about to collect anyway.
+    pub fn stop_unit_nowait(&mut self, name: &str) -> Result<(), BusError> {
+        let mut call = manager_call("StopUnit");
+        call.body
+            .push_param2(name, "replace")
+            .map_err(BusError::other)?;
+        self.send(&mut call).map(drop)
+    }
+
+    /// ResetFailedUnit(name) without waiting for the reply.
+    pub fn reset_failed_unit_nowait(&mut self, name: &str) -> Result<(), BusError> {
+        let mut call = manager_call("ResetFailedUnit");
+        call.body.push_param(name).map_err(BusError::other)?;
+        self.send(&mut call).map(drop)
+    }
+
     pub fn reset_failed_unit(&mut self, name: &str) -> Result<(), BusError> {
         let mut call = manager_call("ResetFailedUnit");
         call.body.push_param(name).map_err(BusError::other)?;
@@ -169,6 +188,11 @@ impl Bus {
     }
 
     fn call_for_job(&mut self, call: &mut MarshalledMessage) -> Result<String, BusError> {
+        if std::mem::take(&mut self.needs_match) {
+            self.send(&mut rustbus::standard_messages::add_match(
+                "type='signal',interface='org.freedesktop.systemd1.Manager',member='JobRemoved'",
+            ))?;
+        }
         let reply = self.call(call)?;
         let job = reply
             .body
@@ -180,16 +204,7 @@ impl Bus {
 
     /// Sends `call` and reads until its reply; signals read meanwhile are kept.
     fn call(&mut self, call: &mut MarshalledMessage) -> Result<MarshalledMessage, BusError> {
-        let serial = self
-            .conn
-            .send
-            .send_message(call)
-            .map_err(BusError::other)?
-            .write_all()
-            .map_err(|(ctx, e)| {
-                ctx.force_finish();
-                BusError::other(e)
-            })?;
+        let serial = self.send(call)?;
         let deadline = Instant::now() + CALL_TIMEOUT;
         loop {
             let msg = self.next(deadline)?;
@@ -208,6 +223,22 @@ impl Bus {
                 _ => {}
             }
         }
+    }
+
+    fn send(&mut self, msg: &mut MarshalledMessage) -> Result<u32, BusError> {
+        log::debug!(
+            "systemd bus: send {}",
+            msg.dynheader.member.as_deref().unwrap_or("")
+        );
+        self.conn
+            .send
+            .send_message(msg)
+            .map_err(BusError::other)?
+            .write_all()
+            .map_err(|(ctx, e)| {
+                ctx.force_finish();
+                BusError::other(e)
+            })
     }
 
     /// Waits for the JobRemoved signal of `job`; returns its result.
@@ -242,7 +273,8 @@ impl Bus {
         if left.is_zero() {
             return Err(BusError::other("timed out waiting for systemd"));
         }
-        self.conn
+        let msg = self
+            .conn
             .recv
             .get_next_message(Timeout::Duration(left))
             .map_err(|e| match e {
@@ -250,7 +282,14 @@ impl Bus {
                     BusError::other("timed out waiting for systemd")
                 }
                 e => BusError::other(e),
-            })
+            })?;
+        log::debug!(
+            "systemd bus: {:?} {} reply to {:?}",
+            msg.typ,
+            msg.dynheader.member.as_deref().unwrap_or(""),
+            msg.dynheader.response_serial
+        );
+        Ok(msg)
     }
 }
 

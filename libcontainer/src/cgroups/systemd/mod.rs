@@ -79,8 +79,11 @@ impl Unit {
         );
         props
             .extend(properties::from_annotations(with.annotations).map_err(|e| self.error(op, e))?);
+        crate::trace::mark("clone");
         let mut bus = self.connect(op)?;
+        crate::trace::mark("systemd connect");
         let mut result = bus.start_transient_unit(&self.name, &props);
+        crate::trace::mark("systemd start unit");
         if matches!(&result, Err(e) if e.is("org.freedesktop.systemd1.UnitExists")) {
             let _ = bus.reset_failed_unit(&self.name);
             result = bus.start_transient_unit(&self.name, &props);
@@ -107,15 +110,28 @@ impl Unit {
             .map_err(|e| self.error(op, e))
     }
 
-    /// Stops the unit (absent is fine: systemd collects a scope once it is empty) and
-    /// clears a failed state, so that nothing of it is left in `systemctl list-units --all`.
-    pub fn stop(&self) -> Result<(), CgroupError> {
+    /// Stops the unit and clears a failed state (an OOM kill fails a scope), so that
+    /// nothing of it is left in `systemctl list-units --all`. `busy`: processes are left
+    /// in its cgroup, for systemd to kill; the stop is then waited for, as runc does.
+    /// A unit without processes is ending anyway (systemd collects an empty scope): both
+    /// requests are only sent. Waiting for their replies cost ~0.45 s per `delete` under
+    /// emulation on systemd 262 (the manager answers after it has processed the empty
+    /// cgroup), three times all the rest of a `run`.
+    pub fn stop(&self, exists: bool, busy: bool) -> Result<(), CgroupError> {
         let op = "stop";
         let mut bus = self.connect(op)?;
+        if !busy {
+            if exists {
+                bus.stop_unit_nowait(&self.name)
+                    .map_err(|e| self.error(op, e))?;
+            }
+            return bus
+                .reset_failed_unit_nowait(&self.name)
+                .map_err(|e| self.error(op, e));
+        }
         match bus.stop_unit(&self.name) {
-            Ok(_) => {}
-            Err(e) if e.is("org.freedesktop.systemd1.NoSuchUnit") => {}
-            Err(e) => return Err(self.error(op, e)),
+            Err(e) if !e.is("org.freedesktop.systemd1.NoSuchUnit") => return Err(self.error(op, e)),
+            _ => {}
         }
         let _ = bus.reset_failed_unit(&self.name);
         Ok(())
