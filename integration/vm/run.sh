@@ -16,6 +16,9 @@ cp "$bin/berth" "$bin/containerd-shim-berth-v2" "$work/payload/bin/"
 cp "$HERE/scenarios.sh" "$work/payload/run.sh"
 # The release build, when there is one, for the timing scenario (the debug build is ~3x
 # slower per run under emulation, which would hide what the D-Bus round trips cost).
+# The CRI client integration/ctr.sh builds, for the Kubernetes scenario.
+client=$(realpath -m "$HERE/../../target/debug/berth-cri-client")
+[ -x "$client" ] && cp "$client" "$work/payload/bin/"
 release=$(realpath -m "$HERE/../../target/release/berth")
 if [ -x "$release" ]; then
     mkdir -p "$work/payload/release" && cp "$release" "$work/payload/release/berth"

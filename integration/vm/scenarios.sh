@@ -337,6 +337,56 @@ ctr_systemd_cgroup() {
 }
 t "ctr --cgroup slice:prefix:name with io.containerd.berth.v2: a systemd scope" ctr_systemd_cgroup
 
+# Kubernetes with containerd's recommended `SystemdCgroup = true`, without a kubelet: the
+# CRI client (integration/cri-client) runs a pod in a kubelet-style pod slice on the
+# `berth` RuntimeClass handler; its sandbox and container must be scopes in that slice.
+cri_systemd() {
+    [ -x "$P/bin/berth-cri-client" ] || { echo "no berth-cri-client in the payload (integration/ctr.sh builds it)"; exit 77; }
+    have_docker
+    local pause=docker.io/library/berth-pause:it slice=kubepods-besteffort-podberthit$$.slice
+    local sdir=/sys/fs/cgroup/kubepods.slice/kubepods-besteffort.slice/$slice
+    printf '%s\n' "$(docker create busybox:local true)" >"$W/pause.id" || die "docker create"
+    docker export "$(cat "$W/pause.id")" | docker import --change 'ENTRYPOINT ["/bin/sleep","2147483647"]' - berth-pause:it >/dev/null || die "pause image"
+    docker rm "$(cat "$W/pause.id")" >/dev/null
+    docker save berth-pause:it busybox:local -o "$W/cri.tar" || die "docker save"
+    cat >/etc/containerd/config.toml <<TOML
+version = 3
+[plugins.'io.containerd.cri.v1.images'.pinned_images]
+  sandbox = '$pause'
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.berth]
+  runtime_type = 'io.containerd.berth.v2'
+  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.berth.options]
+    SystemdCgroup = true
+TOML
+    systemctl restart containerd || die "restart containerd"
+    sleep 2
+    ctr -n k8s.io image import "$W/cri.tar" >/dev/null || die "ctr -n k8s.io import"
+    rm -f "$W/hold"
+    timeout 300 "$P/bin/berth-cri-client" --socket /run/containerd/containerd.sock --handler berth \
+        --image docker.io/library/busybox:local --pause-image $pause --log-dir "$W" \
+        --cgroup-parent "$slice" --hold "$W/hold" >"$W/cri.out" 2>&1 &
+    local client=$! ctr_id
+    for _ in $(seq 600); do [ -e "$W/hold" ] && break; kill -0 $client 2>/dev/null || break; sleep 0.2; done
+    if [ -e "$W/hold" ]; then
+        ctr_id=$(cat "$W/hold")
+        ls "$sdir" | grep -q '^cri-containerd-.*\.scope$' || echo "no scopes in $sdir: $(ls "$sdir" 2>&1)" >>"$W/cri.fail"
+        [ -d "$sdir/cri-containerd-$ctr_id.scope" ] || echo "no $sdir/cri-containerd-$ctr_id.scope" >>"$W/cri.fail"
+        systemctl show -P Delegate "cri-containerd-$ctr_id.scope" | grep -qx yes || echo "the container's scope is not delegated" >>"$W/cri.fail"
+        rm -f "$W/hold"
+    else
+        echo "the client never held the running pod" >>"$W/cri.fail"
+    fi
+    wait $client
+    local rc=$?
+    cat "$W/cri.out"
+    [ ! -s "$W/cri.fail" ] || die "$(cat "$W/cri.fail")"
+    [ $rc -eq 0 ] || die "berth-cri-client exited $rc"
+    systemctl list-units --all --no-legend | grep -q cri-containerd- && die "cri-containerd scope left"
+    systemctl stop kubepods.slice 2>/dev/null
+    return 0
+}
+t "Kubernetes CRI (containerd 2, SystemdCgroup = true): a pod on the berth handler, its scopes in the pod slice" cri_systemd
+
 # --- podman -----------------------------------------------------------------------------
 PM="podman --runtime $BERTH --cgroup-manager cgroupfs"
 podman_root() {

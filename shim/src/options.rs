@@ -9,15 +9,60 @@ use libcontainer::{CgroupDriver, CreateOptions};
 use protobuf::well_known_types::any::Any;
 use protobuf::Message;
 
-/// Reads `any` when it holds runc's options (other types are ignored, as runc's shim
-/// ignores them); an undecodable runc `Options` is an error.
+/// Reads `any` when it holds runc's options, or the CRI plugin's generic
+/// `runtimeoptions.v1.Options`, whose TOML body containerd 2 sends for a runtime type
+/// other than runc's (`[...runtimes.berth.options] SystemdCgroup = true`). Other types
+/// are ignored, as runc's shim ignores them; an undecodable one of these is an error.
 pub fn decode(any: &Any) -> Result<Option<Options>, String> {
-    if any.type_url.is_empty() || !any.type_url.ends_with("runc.v1.Options") {
-        return Ok(None);
+    let fail = |e: &dyn std::fmt::Display| format!("decode runtime options {}: {e}", any.type_url);
+    if any.type_url.ends_with("runc.v1.Options") {
+        return Options::parse_from_bytes(&any.value)
+            .map(Some)
+            .map_err(|e| fail(&e));
     }
-    Options::parse_from_bytes(&any.value)
-        .map(Some)
-        .map_err(|e| format!("decode runtime options {}: {e}", any.type_url))
+    if any.type_url.ends_with("runtimeoptions.v1.Options") {
+        let body = config_body(&any.value).map_err(|e| fail(&e))?;
+        return Ok(Some(from_toml(&body)));
+    }
+    Ok(None)
+}
+
+/// Field 3 (`config_body`, bytes) of runtimeoptions.v1.Options; 1 (`type_url`) and 2
+/// (`config_path`) are skipped. The message is generated nowhere we depend on.
+fn config_body(bytes: &[u8]) -> protobuf::Result<String> {
+    let mut input = protobuf::CodedInputStream::from_bytes(bytes);
+    let mut body = String::new();
+    while let Some(tag) = input.read_raw_tag_or_eof()? {
+        if tag >> 3 == 3 && tag & 7 == 2 {
+            body = String::from_utf8_lossy(&input.read_bytes()?).into_owned();
+        } else {
+            input.skip_field(
+                protobuf::rt::WireType::new(tag & 7)
+                    .unwrap_or(protobuf::rt::WireType::LengthDelimited),
+            )?;
+        }
+    }
+    Ok(body)
+}
+
+/// The runc option keys of a TOML options table, one `Key = value` per line (what
+/// containerd writes back from its own config); unknown keys are left alone.
+fn from_toml(body: &str) -> Options {
+    let mut o = Options::new();
+    for line in body.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches(|c| c == '\'' || c == '"');
+        let flag = value == "true";
+        match key.trim().trim_matches(|c| c == '\'' || c == '"') {
+            "SystemdCgroup" => o.systemd_cgroup = flag,
+            "NoPivotRoot" => o.no_pivot_root = flag,
+            "NoNewKeyring" => o.no_new_keyring = flag,
+            _ => {}
+        }
+    }
+    o
 }
 
 /// Applies the options berth acts on to a container's create options.
@@ -74,5 +119,20 @@ mod tests {
             ..Default::default()
         };
         assert!(decode(&garbage).is_err());
+    }
+
+    #[test]
+    fn cri_runtime_options_body_is_read() {
+        // What containerd 2.1's CRI plugin sent in the modern-host VM.
+        let mut value = vec![0x1a, 21];
+        value.extend_from_slice(b"SystemdCgroup = true\n");
+        let any = Any {
+            type_url: "runtimeoptions.v1.Options".into(),
+            value,
+            ..Default::default()
+        };
+        let got = decode(&any).unwrap().unwrap();
+        assert!(got.systemd_cgroup);
+        assert!(!got.no_pivot_root);
     }
 }

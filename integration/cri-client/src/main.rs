@@ -4,7 +4,11 @@
 //! per step, `POD <id>` / `CTR <id>` as the ids become known, and `N passed, N failed`.
 //!
 //! Usage: berth-cri-client --socket PATH [--handler berth] [--image busybox:it]
-//!        [--log-dir DIR] [--pause-image NAME]
+//!        [--log-dir DIR] [--pause-image NAME] [--cgroup-parent SLICE] [--hold FILE]
+//! `--cgroup-parent`: the pod's cgroup parent (a kubelet with the systemd driver gives a
+//! slice such as `kubepods-besteffort-pod<uid>.slice`). `--hold FILE`: once the container
+//! started, create FILE and wait (up to 120 s) until the caller removes it, so that it can
+//! look at the running pod.
 //! Never pulls: the images must already be in containerd's `k8s.io` namespace.
 //! Exit status: 0 when every step passed, 1 otherwise, 2 on bad usage.
 
@@ -29,6 +33,8 @@ struct Args {
     image: String,
     pause_image: Option<String>,
     log_dir: String,
+    cgroup_parent: String,
+    hold: Option<String>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -38,6 +44,8 @@ fn parse_args() -> Result<Args> {
         image: "docker.io/library/busybox:it".into(),
         pause_image: None,
         log_dir: "/tmp".into(),
+        cgroup_parent: String::new(),
+        hold: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -48,6 +56,8 @@ fn parse_args() -> Result<Args> {
             "--image" => a.image = v()?,
             "--pause-image" => a.pause_image = Some(v()?),
             "--log-dir" => a.log_dir = v()?,
+            "--cgroup-parent" => a.cgroup_parent = v()?,
+            "--hold" => a.hold = Some(v()?),
             _ => bail!("unknown argument {k}"),
         }
     }
@@ -129,6 +139,7 @@ fn pod_config(a: &Args) -> PodSandboxConfig {
         log_directory: a.log_dir.clone(),
         labels: HashMap::from([("app".into(), "berth-it".into())]),
         linux: Some(LinuxPodSandboxConfig {
+            cgroup_parent: a.cgroup_parent.clone(),
             security_context: Some(LinuxSandboxSecurityContext {
                 namespace_options: Some(host_network()),
                 ..Default::default()
@@ -265,10 +276,12 @@ async fn run(a: Args) -> Result<Report> {
             bail!("state {:?}, want SANDBOX_READY", st.state);
         }
         let info = s.info.get("info").cloned().unwrap_or_default();
-        for want in [
-            format!("\"runtimeHandler\":\"{}\"", a.handler),
-            "io.containerd.berth.v2".to_string(),
-        ] {
+        // containerd 1.6 names the handler in the info; 2.x only the runtime type.
+        let mut wants = vec!["io.containerd.berth.v2".to_string()];
+        if info.contains("\"runtimeHandler\"") {
+            wants.push(format!("\"runtimeHandler\":\"{}\"", a.handler));
+        }
+        for want in wants {
             if !info.contains(&want) {
                 bail!(
                     "verbose info lacks {want}: {}",
@@ -305,6 +318,15 @@ async fn run(a: Args) -> Result<Report> {
         .await
         .map(|_| ());
         let started = rep.result("StartContainer", started).is_some();
+        if let (true, Some(hold)) = (started, &a.hold) {
+            let _ = std::fs::write(hold, c);
+            for _ in 0..1200 {
+                if !std::path::Path::new(hold).exists() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
 
         // Running, and its first line reached the CRI log (stdio through the shim).
         let r = async {

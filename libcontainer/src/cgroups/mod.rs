@@ -11,14 +11,23 @@
 //! A [`Cgroup`] is resolved once, at create time, and stored in the container's state
 //! file; later commands (kill --all, pause, delete) use the stored directories.
 //!
+//! Two drivers sit behind the one [`Cgroup`] type: cgroupfs (berth makes the
+//! directories) and systemd (`systemd/`: a transient unit owns them, made with the init's
+//! pid in `add_init`, given new properties in `update`, stopped in `destroy`). Everything
+//! else — processes, freezing, stats, OOM, the resource files — is cgroupfs for both, so
+//! the rest of the library never asks which driver it has.
+//!
 //! INTERFACE CONTRACT (the rest of the library calls only this):
 //!
 //! ```ignore
 //! #[derive(Debug, thiserror::Error)] #[non_exhaustive] pub enum CgroupError { .. }
 //! #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)] pub struct Cgroup { .. }
 //! impl Cgroup {
-//!     pub fn resolve(cgroups_path: Option<&std::path::Path>, id: &str) -> Result<Cgroup, CgroupError>;
+//!     pub fn resolve(cgroups_path: Option<&std::path::Path>, id: &str, driver: Driver) -> Result<Cgroup, CgroupError>;
 //!     pub fn create(&self) -> Result<(), CgroupError>;
+//!     pub(crate) fn add_init(&self, pid: i32, setup: &InitSetup) -> Result<(), CgroupError>;
+//!     pub(crate) fn apply(&self, resources: &LinuxResources, devices: Option<&[Rule]>) -> Result<(), CgroupError>;
+//!     pub(crate) fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError>;
 //!     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError>;
 //!     pub fn pids(&self) -> Result<Vec<i32>, CgroupError>;
 //!     pub fn freeze(&self) -> Result<(), CgroupError>;
@@ -29,7 +38,6 @@
 //! }
 //! ```
 
-// Until `container` calls into this module, its items look unused to the compiler.
 
 mod apply_v1;
 mod apply_v2;
