@@ -38,7 +38,6 @@
 //! }
 //! ```
 
-
 mod apply_v1;
 mod apply_v2;
 mod convert;
