@@ -287,6 +287,7 @@ impl Cgroup {
                 devices: setup.devices,
                 annotations: setup.annotations,
                 unified: self.mode == Mode::V2,
+                leftover_is_empty: self.pids().is_ok_and(|p| p.is_empty()),
             },
         )?;
         if self.mode == Mode::V2 {

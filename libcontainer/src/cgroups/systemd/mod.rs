@@ -44,6 +44,9 @@ pub(crate) struct StartWith<'a> {
     pub annotations: &'a HashMap<String, String>,
     /// The unit's cgroup is on cgroup v2 (else the v1 property names).
     pub unified: bool,
+    /// The unit's cgroup holds no process now (our init is not in it yet), should a
+    /// unit of that name exist already.
+    pub leftover_is_empty: bool,
 }
 
 pub(crate) fn check_running() -> Result<(), CgroupError> {
@@ -85,6 +88,12 @@ impl Unit {
         let mut result = bus.start_transient_unit(&self.name, &props);
         crate::trace::mark("systemd start unit");
         if matches!(&result, Err(e) if e.is("org.freedesktop.systemd1.UnitExists")) {
+            // A unit of that name without processes is an earlier container's, failed
+            // or still ending (`destroy` does not wait for an empty unit's stop): wait
+            // for it to go. One with processes belongs to someone else: fail, as runc.
+            if with.leftover_is_empty {
+                let _ = bus.stop_unit(&self.name);
+            }
             let _ = bus.reset_failed_unit(&self.name);
             result = bus.start_transient_unit(&self.name, &props);
         }
