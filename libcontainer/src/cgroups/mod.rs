@@ -204,9 +204,16 @@ impl Cgroup {
             }
             Driver::Systemd => {
                 let user = crate::rootless::is_rootless();
-                let cgroup = resolve::resolve_systemd(layout, cgroups_path, id, user)?;
+                let text = cgroups_path.map(|p| p.to_string_lossy().into_owned());
+                let placement = systemd::path::place(text.as_deref(), id, user)
+                    .map_err(|e| CgroupError::SystemdSyntax(e.to_string()))?;
                 systemd::check_running()?;
-                Ok(cgroup)
+                let manager = if user {
+                    systemd::user_manager_cgroup()?
+                } else {
+                    PathBuf::from("/")
+                };
+                resolve::resolve_systemd(layout, placement, user, &manager)
             }
         }
     }

@@ -120,22 +120,21 @@ pub(crate) fn resolve(
     Ok(cgroup)
 }
 
-/// The systemd driver's placement: the unit's cgroup (slice path + unit name) under every
-/// hierarchy's mount, as runc 1.3 computes it for a system manager. A user manager's
-/// units live under its own cgroup (`/user.slice/user-1000.slice/user@1000.service`).
+/// The systemd driver's placement: the unit's cgroup (slice path + unit name) below the
+/// manager's own cgroup (`/` for the system's, `/user.slice/user-1000.slice/user@1000.service`
+/// for a user's), under every hierarchy's mount, as runc 1.3 computes it.
 pub(crate) fn resolve_systemd(
     layout: &Layout,
-    cgroups_path: Option<&Path>,
-    id: &str,
+    placement: super::systemd::path::Placement,
     user: bool,
+    manager_cgroup: &Path,
 ) -> Result<Cgroup, CgroupError> {
-    let text = cgroups_path.map(|p| p.to_string_lossy().into_owned());
-    let placement = super::systemd::path::place(text.as_deref(), id, user)
-        .map_err(|e| CgroupError::SystemdSyntax(e.to_string()))?;
-    let mut inner = placement.cgroup.clone();
-    if user {
-        inner = user_manager_cgroup()?.join(inner.strip_prefix("/").unwrap_or(&inner));
-    }
+    let inner = manager_cgroup.join(
+        placement
+            .cgroup
+            .strip_prefix("/")
+            .unwrap_or(&placement.cgroup),
+    );
     let tail = inner.strip_prefix("/").unwrap_or(&inner).to_path_buf();
     let mut hierarchies = Vec::new();
     if layout.mode != Mode::V2 {
@@ -178,27 +177,6 @@ pub(crate) fn resolve_systemd(
     }
     cgroup.path = Path::new("/").join(&tail);
     Ok(cgroup)
-}
-
-/// The cgroup of the calling user's systemd instance, from our own cgroup
-/// (`/user.slice/user-1000.slice/user@1000.service/app.slice/...`).
-fn user_manager_cgroup() -> Result<PathBuf, CgroupError> {
-    let own = super::layout::own_cgroups()?;
-    let unified = own
-        .iter()
-        .find(|o| o.controllers.is_empty())
-        .ok_or_else(|| CgroupError::Resource("no cgroup v2 line in /proc/self/cgroup".into()))?;
-    let mut path = PathBuf::from("/");
-    for c in unified.path.components().skip(1) {
-        path.push(c);
-        if c.as_os_str().to_string_lossy().starts_with("user@") {
-            return Ok(path);
-        }
-    }
-    Err(CgroupError::Resource(format!(
-        "cgroup {} is not inside a systemd user manager (user@UID.service)",
-        unified.path.display()
-    )))
 }
 
 /// runc's systemd driver takes `slice:prefix:name`; the cgroupfs driver would take it as a

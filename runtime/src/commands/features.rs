@@ -250,7 +250,9 @@ fn features() -> Features {
                 v1: true,
                 v2: true,
                 systemd: true,
-                systemd_user: true,
+                // The user manager's path is written but untested: under podman's user
+                // namespace rustbus would authenticate as uid 0 (see docs/cgroups.md).
+                systemd_user: false,
             },
             seccomp: Seccomp {
                 enabled: true,
@@ -311,7 +313,7 @@ mod tests {
         assert!(text.starts_with("{\n    \"ociVersionMin\": \"1.0.0\",\n    \"ociVersionMax\": "));
         assert!(text.ends_with("\n    }\n}\n"));
         assert!(
-            text.contains("\n            \"systemd\": true,\n            \"systemdUser\": true\n")
+            text.contains("\n            \"systemd\": true,\n            \"systemdUser\": false\n")
         );
         assert!(!text.contains("null"));
         assert!(!text.contains("runc"));

@@ -187,6 +187,26 @@ impl Bus {
         self.call(&mut call).map(drop)
     }
 
+    /// A string property of the manager object (`ControlGroup`, `Version`).
+    pub fn manager_property(&mut self, name: &str) -> Result<String, BusError> {
+        let mut call = MessageBuilder::new()
+            .call("Get")
+            .with_interface("org.freedesktop.DBus.Properties")
+            .on(OBJECT)
+            .at(DEST)
+            .build();
+        call.body
+            .push_param2(MANAGER, name)
+            .map_err(BusError::other)?;
+        let reply = self.call(&mut call)?;
+        match reply.body.parser().get::<Value>() {
+            Ok(Value::Str(s)) => Ok(s),
+            other => Err(BusError::other(format!(
+                "manager property {name}: not a string: {other:?}"
+            ))),
+        }
+    }
+
     fn call_for_job(&mut self, call: &mut MarshalledMessage) -> Result<String, BusError> {
         if std::mem::take(&mut self.needs_match) {
             self.send(&mut rustbus::standard_messages::add_match(

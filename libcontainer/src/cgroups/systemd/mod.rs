@@ -13,7 +13,7 @@ pub(crate) mod path;
 mod properties;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
@@ -55,6 +55,20 @@ pub(crate) fn check_running() -> Result<(), CgroupError> {
     } else {
         Err(CgroupError::SystemdNotRunning)
     }
+}
+
+/// The cgroup of the calling user's systemd instance (its `ControlGroup`, as runc asks
+/// for it): `/user.slice/user-1000.slice/user@1000.service`. Its units live below it.
+pub(crate) fn user_manager_cgroup() -> Result<PathBuf, CgroupError> {
+    let fail = |e: bus::BusError| CgroupError::Systemd {
+        op: "find the cgroup of",
+        unit: "the user manager".into(),
+        reason: e.to_string(),
+    };
+    let mut bus = Bus::connect(true).map_err(fail)?;
+    bus.manager_property("ControlGroup")
+        .map(PathBuf::from)
+        .map_err(fail)
 }
 
 impl Unit {
