@@ -83,7 +83,12 @@ pub fn create(
         opts.hostname = Some(id[..12].to_string());
     }
     let hostname = opts.hostname.clone().unwrap_or_default();
-    let (att, files, _pending) = network::attach(store, &id, &name, &hostname, net)?;
+    let find_shared = |target: &str| -> Result<(Option<PathBuf>, PathBuf)> {
+        let t = find(store, target)?;
+        let join = t.network.as_ref().and_then(|a| a.join.clone());
+        Ok((join, t.bundle(store)))
+    };
+    let (att, files, _pending) = network::attach(store, &id, &name, &hostname, net, &find_shared)?;
     opts.host_network = att.mode == "host";
     opts.netns = att.join.as_ref().map(|p| p.display().to_string());
     opts.hosts = files.hosts;

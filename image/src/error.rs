@@ -45,7 +45,7 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     #[error(transparent)]
-    Network(#[from] crate::network::NetError),
+    Network(#[from] crate::network::error::NetError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,7 +6,9 @@
 
 use std::path::PathBuf;
 
-use crate::state::Status;
+pub use crate::errno::SysError;
+use crate::state::StateError;
+use crate::status::Status;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -58,7 +60,7 @@ pub enum Error {
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
     #[error(transparent)]
-    State(#[from] crate::state::StateError),
+    State(StateError),
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
@@ -83,35 +85,6 @@ pub enum Error {
     Sys { context: String, source: SysError },
     #[error("{}: {source}", path.display())]
     Path { path: PathBuf, source: SysError },
-}
-
-/// An errno shown the way Go (and so runc) prints it: lower-case strerror text, so that
-/// clients that match runc's messages ("no such file or directory") keep working.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{}", errno_text(*.0))]
-pub struct SysError(pub nix::errno::Errno);
-
-impl From<nix::errno::Errno> for SysError {
-    fn from(e: nix::errno::Errno) -> Self {
-        SysError(e)
-    }
-}
-
-impl From<std::io::Error> for SysError {
-    fn from(e: std::io::Error) -> Self {
-        SysError(nix::errno::Errno::from_raw(
-            e.raw_os_error().unwrap_or(libc::EIO),
-        ))
-    }
-}
-
-pub(crate) fn errno_text(e: nix::errno::Errno) -> String {
-    let text = e.desc();
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => format!("errno {}", e as i32),
-    }
 }
 
 /// runc's texts for a `start` the state forbids.
@@ -174,6 +147,16 @@ pub(crate) trait SysContext<T> {
 impl<T, E: Into<SysError>> SysContext<T> for std::result::Result<T, E> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|e| Error::sys(context(), e))
+    }
+}
+
+/// A state error, except that a taken id is runc's "already exists".
+impl From<StateError> for Error {
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::Exists { id } => Error::Exists { id },
+            e => Error::State(e),
+        }
     }
 }
 
@@ -256,17 +239,5 @@ mod tests {
         }
         assert!(!Error::Config("x".into()).is_wrong_state());
         assert!(!Error::NotExist { id: id() }.is_wrong_state());
-    }
-
-    #[test]
-    fn errno_reads_like_go() {
-        assert_eq!(
-            errno_text(nix::errno::Errno::ENOENT),
-            "no such file or directory"
-        );
-        assert_eq!(
-            errno_text(nix::errno::Errno::EPERM),
-            "operation not permitted"
-        );
     }
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use oci_spec::runtime::Hook;
 use serde::Serialize;
 
-use crate::state::Status;
+use crate::status::Status;
 
 /// The OCI state document hooks get on stdin (not `berth state`'s, which has more).
 #[derive(Debug, Clone, Serialize)]

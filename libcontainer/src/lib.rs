@@ -11,6 +11,7 @@ pub use oci_spec;
 mod capabilities;
 mod cgroups;
 pub mod container;
+mod errno;
 mod error;
 #[doc(hidden)]
 pub mod fault;
@@ -28,6 +29,7 @@ mod rootfs;
 mod rootless;
 mod seccomp;
 pub mod signal;
+mod status;
 /// The parts of [`Stats`] (runc's `events` stats types).
 pub mod stats {
     pub use crate::cgroups::{

@@ -12,11 +12,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use nix::errno::Errno;
 use nix::unistd::{getegid, geteuid, Pid};
 use oci_spec::runtime::LinuxIdMapping;
 
-use crate::cgroups::CgroupError;
 use crate::error::{Error, Result};
 
 /// The runtime's effective uid was not 0 when it spawned this process (runc's
@@ -47,12 +45,6 @@ pub(crate) fn in_user_namespace() -> bool {
             f != ["0", "0", "4294967295"]
         })
         .unwrap_or(false)
-}
-
-/// A cgroup error that means "not ours to manage" in rootless mode.
-pub(crate) fn is_permission_error(e: &CgroupError) -> bool {
-    matches!(e, CgroupError::Io { source, .. }
-        if matches!(source.0, Errno::EACCES | Errno::EPERM | Errno::EROFS))
 }
 
 /// Writes the uid and gid maps of `pid` (which has just made its user namespace).

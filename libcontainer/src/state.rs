@@ -16,8 +16,10 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::Cgroup;
-use crate::error::{Error, Result};
+pub use crate::status::Status;
 use crate::utils::write_atomic;
+
+type Result<T, E = StateError> = std::result::Result<T, E>;
 
 /// `ociVersion` in state documents: the value runc 1.1.5 reports, which clients and the
 /// comparison tests expect. (`berth features` reports the range Berth parses.)
@@ -44,35 +46,9 @@ pub enum StateError {
     },
     #[error("container state {}: written by an incompatible berth (format {found}, this berth reads {RECORD_VERSION})", path.display())]
     Version { path: PathBuf, found: u64 },
-}
-
-/// Lifecycle status as the OCI spec and runc name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Creating,
-    Created,
-    Running,
-    Paused,
-    Stopped,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Creating => "creating",
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Stopped => "stopped",
-        }
-    }
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+    /// Another create reserved the id first; shown as runc's "already exists".
+    #[error("container {id}: already exists")]
+    Exists { id: String },
 }
 
 /// The state document `berth state` prints, field for field as runc prints it.
@@ -171,9 +147,9 @@ impl StateRoot {
         match fs::create_dir(&dir) {
             Ok(()) => Ok(dir),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                Err(Error::Exists { id: id.to_string() })
+                Err(StateError::Exists { id: id.to_string() })
             }
-            Err(source) => Err(StateError::Io { path: dir, source }.into()),
+            Err(source) => Err(StateError::Io { path: dir, source }),
         }
     }
 
@@ -186,8 +162,7 @@ impl StateRoot {
                 return Err(StateError::Root {
                     path: self.path.clone(),
                     source,
-                }
-                .into())
+                })
             }
         };
         let mut ids: Vec<String> = entries
@@ -206,13 +181,13 @@ pub(crate) fn read_record(dir: &Path) -> Result<Option<Record>> {
     let data = match fs::read(&path) {
         Ok(data) => data,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(StateError::Io { path, source }.into()),
+        Err(source) => return Err(StateError::Io { path, source }),
     };
     Ok(Some(parse_record(&path, &data)?))
 }
 
 /// Parses the bytes of a state file; `path` only names it in errors.
-pub(crate) fn parse_record(path: &Path, data: &[u8]) -> std::result::Result<Record, StateError> {
+pub(crate) fn parse_record(path: &Path, data: &[u8]) -> Result<Record> {
     let corrupt = |source| StateError::Corrupt {
         path: path.to_path_buf(),
         source,

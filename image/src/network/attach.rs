@@ -165,12 +165,17 @@ fn default_network(nets: &Networks) -> Result<Network> {
 
 /// Join `req`'s network. The caller keeps the returned [`Pending`] until the container
 /// record is written, and calls [`detach`] if creation fails later.
+///
+/// `container:<name>` shares another container's namespace: `find_shared` (the caller's,
+/// which knows containers) gives that container's namespace path, if it has one of its
+/// own, and its bundle directory (for its hosts and resolv.conf).
 pub fn attach(
     store: &Store,
     id: &str,
     name: &str,
     hostname: &str,
     req: &Request,
+    find_shared: &dyn Fn(&str) -> Result<(Option<PathBuf>, PathBuf)>,
 ) -> Result<(Attachment, Files, Pending)> {
     let pending = Pending::take(store, id)?;
     if !req.ports.is_empty() && !matches!(req.mode, Mode::Bridge(_)) {
@@ -211,15 +216,13 @@ pub fn attach(
             Ok((att, f, pending))
         }
         Mode::Container(target) => {
-            let t = crate::containers::find(store, target)?;
-            let join = t.network.as_ref().and_then(|a| a.join.clone());
+            let (join, b) = find_shared(target)?;
             let Some(join) = join else {
                 return Err(NetError::Invalid(format!(
                     "container {target:?} has no network namespace of its own to share"
                 ))
                 .into());
             };
-            let b = t.bundle(store);
             let f = Files {
                 hosts: fs::read_to_string(b.join("hosts")).ok(),
                 resolv: fs::read_to_string(b.join("resolv.conf")).ok().or(resolv),

@@ -62,7 +62,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxRdma, LinuxResources};
 use serde::{Deserialize, Serialize};
 
-use crate::error::SysError;
+use crate::errno::SysError;
 use devices::Rule;
 use layout::Mode;
 
@@ -122,6 +122,12 @@ pub enum CgroupError {
 }
 
 impl CgroupError {
+    /// A cgroup error that means "not ours to manage" in rootless mode.
+    pub(crate) fn is_permission_denied(&self) -> bool {
+        matches!(self, CgroupError::Io { source, .. }
+            if matches!(source.0, nix::errno::Errno::EACCES | nix::errno::Errno::EPERM | nix::errno::Errno::EROFS))
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, e: std::io::Error) -> Self {
         CgroupError::Io {
             op,
@@ -139,6 +145,8 @@ pub enum Driver {
     Cgroupfs,
     /// systemd, as a transient unit (`--systemd-cgroup`).
     Systemd,
+    /// The calling user's systemd instance (`--systemd-cgroup` when rootless).
+    SystemdUser,
 }
 
 /// What the init's cgroup is set up with (the resources are also written through
@@ -202,8 +210,8 @@ impl Cgroup {
                 let own = layout::own_cgroups()?;
                 resolve::resolve(layout, &own, cgroups_path, id)
             }
-            Driver::Systemd => {
-                let user = crate::rootless::is_rootless();
+            Driver::Systemd | Driver::SystemdUser => {
+                let user = driver == Driver::SystemdUser;
                 let text = cgroups_path.map(|p| p.to_string_lossy().into_owned());
                 let placement = systemd::path::place(text.as_deref(), id, user)
                     .map_err(|e| CgroupError::SystemdSyntax(e.to_string()))?;

@@ -12,7 +12,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::LinuxNamespaceType;
 
 use super::{read_stat, Container};
-use crate::cgroups::{Cgroup, InitSetup};
+use crate::cgroups::{Cgroup, Driver as CgroupDriver, InitSetup};
 use crate::error::{Error, Result, SysContext};
 use crate::hooks::{self, HookState};
 use crate::process::channel::Message;
@@ -180,7 +180,11 @@ fn build(
         .linux()
         .as_ref()
         .and_then(|l| l.cgroups_path().as_deref());
-    let cgroup = Cgroup::resolve(cgroups_path, &b.id, b.options.cgroup_driver)?;
+    let driver = match b.options.cgroup_driver {
+        CgroupDriver::Systemd if crate::rootless::is_rootless() => CgroupDriver::SystemdUser,
+        driver => driver,
+    };
+    let cgroup = Cgroup::resolve(cgroups_path, &b.id, driver)?;
     // An init placed in a frozen cgroup would never answer; runc refuses up front.
     if cgroup.is_frozen()? {
         return Err(Error::Config(
@@ -215,7 +219,7 @@ fn build(
     // Rootless (runc's --rootless=auto): a cgroup we may not create is skipped.
     let cgroup = match cgroup.create() {
         Ok(()) => Some(cgroup),
-        Err(e) if crate::rootless::is_rootless() && crate::rootless::is_permission_error(&e) => {
+        Err(e) if crate::rootless::is_rootless() && e.is_permission_denied() => {
             log::debug!("rootless: no cgroup for {}: {e}", b.id);
             record.cgroup = None;
             state::write_record(dir, &record)?;

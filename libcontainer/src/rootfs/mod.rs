@@ -30,7 +30,7 @@ pub(crate) mod tests;
 
 use std::path::PathBuf;
 
-use crate::error::SysError;
+use crate::errno::SysError;
 
 // The lead's process/init calls these; until it is merged nothing in the crate does.
 pub use finalize::finalize;

@@ -31,11 +31,11 @@ pub enum SeccompError {
     #[error("seccomp: this host architecture has no syscall table")]
     UnsupportedHost,
     #[error("error loading seccomp filter into kernel: {0}")]
-    Load(crate::error::SysError),
+    Load(crate::errno::SysError),
     #[error("seccomp notify: {context}: {source}")]
     Notify {
         context: String,
-        source: crate::error::SysError,
+        source: crate::errno::SysError,
     },
 }
 
