@@ -83,10 +83,12 @@ pub fn create(
         opts.hostname = Some(id[..12].to_string());
     }
     let hostname = opts.hostname.clone().unwrap_or_default();
-    let find_shared = |target: &str| -> Result<(Option<PathBuf>, PathBuf)> {
+    let find_shared = |target: &str| -> Result<network::Shared> {
         let t = find(store, target)?;
-        let join = t.network.as_ref().and_then(|a| a.join.clone());
-        Ok((join, t.bundle(store)))
+        Ok(network::Shared {
+            join: t.network.as_ref().and_then(|a| a.join.clone()),
+            bundle: t.bundle(store),
+        })
     };
     let (att, files, _pending) = network::attach(store, &id, &name, &hostname, net, &find_shared)?;
     opts.host_network = att.mode == "host";

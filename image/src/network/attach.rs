@@ -163,6 +163,13 @@ fn default_network(nets: &Networks) -> Result<Network> {
     Ok(n)
 }
 
+/// What `container:<name>` shares: that container's namespace (None when it has none of
+/// its own) and its bundle directory.
+pub struct Shared {
+    pub join: Option<PathBuf>,
+    pub bundle: PathBuf,
+}
+
 /// Join `req`'s network. The caller keeps the returned [`Pending`] until the container
 /// record is written, and calls [`detach`] if creation fails later.
 ///
@@ -175,7 +182,7 @@ pub fn attach(
     name: &str,
     hostname: &str,
     req: &Request,
-    find_shared: &dyn Fn(&str) -> Result<(Option<PathBuf>, PathBuf)>,
+    find_shared: &dyn Fn(&str) -> Result<Shared>,
 ) -> Result<(Attachment, Files, Pending)> {
     let pending = Pending::take(store, id)?;
     if !req.ports.is_empty() && !matches!(req.mode, Mode::Bridge(_)) {
@@ -216,7 +223,7 @@ pub fn attach(
             Ok((att, f, pending))
         }
         Mode::Container(target) => {
-            let (join, b) = find_shared(target)?;
+            let Shared { join, bundle: b } = find_shared(target)?;
             let Some(join) = join else {
                 return Err(NetError::Invalid(format!(
                     "container {target:?} has no network namespace of its own to share"

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use attach::{attach, detach, Files, Pending};
+pub use attach::{attach, detach, Files, Pending, Shared};
 pub use error::NetError;
 pub use manage::{create, inspect, list, prune, remove, PruneReport};
 pub use ports::PortMap;
