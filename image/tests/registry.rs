@@ -102,8 +102,11 @@ fn bearer_token_auth() {
                 if h.trim().is_empty() {
                     break;
                 }
-                if let Some(v) = h.strip_prefix("Authorization: ") {
-                    auth = v.trim().to_string();
+                // Header names are case-insensitive (HTTP/2-style clients send them lower-case).
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.eq_ignore_ascii_case("authorization") {
+                        auth = v.trim().to_string();
+                    }
                 }
             }
             if path == "/quit" {

@@ -129,3 +129,127 @@ fn https_to_plain_http_registry_says_insecure() {
     let e = fails(a.path(), &["pull", &format!("{}/lib/bb:v1", reg.addr)]);
     assert!(one_line(&e).contains("--insecure"), "{e}");
 }
+
+/// A CONNECT proxy on 127.0.0.1 that records the targets it was asked for and tunnels
+/// the bytes both ways; stops when `targets` is dropped by the test (after the last use).
+struct Proxy {
+    addr: String,
+    targets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Proxy {
+    fn start() -> Proxy {
+        use std::io::{BufRead, BufReader, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let targets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = targets.clone();
+        std::thread::spawn(move || {
+            for client in l.incoming() {
+                let Ok(mut client) = client else { return };
+                let mut r = BufReader::new(client.try_clone().unwrap());
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() {
+                    continue;
+                }
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                        break;
+                    }
+                }
+                let mut parts = line.split_whitespace();
+                let (Some("CONNECT"), Some(target)) = (parts.next(), parts.next()) else {
+                    let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+                    continue;
+                };
+                seen.lock().unwrap().push(target.to_string());
+                let Ok(upstream) = std::net::TcpStream::connect(target) else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                    continue;
+                };
+                client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let (mut c1, mut u1) = (client, upstream);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut u2);
+                    let _ = u2.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut u1, &mut c1);
+                    let _ = c1.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Proxy { addr, targets }
+    }
+}
+
+// Pushes and pulls honour HTTPS_PROXY (through a CONNECT tunnel to the https registry)
+// and NO_PROXY (straight to it); what the proxy was asked for proves which way each went.
+#[test]
+fn https_through_a_proxy_and_no_proxy() {
+    require!("docker-registry");
+    let good = ca("berth proxy test CA");
+    let (cert, key) = server_cert(&good);
+    let reg = Registry::start_with(false, Some((&cert, &key)));
+    let proxy = Proxy::start();
+    let a = Tmp::new("proxy-a");
+    let ca_file = a.path().join("ca.pem");
+    std::fs::write(&ca_file, good.pem()).unwrap();
+    busybox(a.path(), "bb:1", "gzip");
+    let r = format!("{}/lib/bb:v1", reg.addr);
+    let run = |root: &std::path::Path, args: &[&str], no_proxy: Option<&str>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_berth-image"));
+        c.arg("--root").arg(root).args(args);
+        c.env("HTTPS_PROXY", format!("http://{}", proxy.addr));
+        for v in [
+            "ALL_PROXY",
+            "HTTP_PROXY",
+            "all_proxy",
+            "http_proxy",
+            "https_proxy",
+            "no_proxy",
+        ] {
+            c.env_remove(v);
+        }
+        match no_proxy {
+            Some(n) => c.env("NO_PROXY", n),
+            None => c.env_remove("NO_PROXY"),
+        };
+        let o = c.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let ca_arg = ca_file.to_str().unwrap();
+    run(a.path(), &["push", "--ca-cert", ca_arg, "bb:1", &r], None);
+    let via_proxy = proxy.targets.lock().unwrap().len();
+    assert!(via_proxy >= 1, "the push did not go through the proxy");
+    assert!(
+        proxy.targets.lock().unwrap().iter().all(|t| *t == reg.addr),
+        "{:?}",
+        proxy.targets.lock().unwrap()
+    );
+    let b = Tmp::new("proxy-b");
+    run(
+        b.path(),
+        &["pull", "--ca-cert", ca_arg, &r],
+        Some("127.0.0.1"),
+    );
+    assert_eq!(
+        proxy.targets.lock().unwrap().len(),
+        via_proxy,
+        "NO_PROXY=127.0.0.1 still went through the proxy"
+    );
+    let c = Tmp::new("proxy-c");
+    run(c.path(), &["pull", "--ca-cert", ca_arg, &r], None);
+    assert!(
+        proxy.targets.lock().unwrap().len() > via_proxy,
+        "the pull did not use the proxy"
+    );
+}

@@ -30,6 +30,7 @@ pub struct Options {
     pub mount_from: Option<String>,
 }
 
+#[derive(Clone)]
 struct Client<'a> {
     host: String,
     repo: String,
@@ -243,6 +244,42 @@ impl<'a> Client<'a> {
     }
 }
 
+/// Blobs downloaded at once by a pull (each over its own kept-alive connection).
+const PARALLEL_DOWNLOADS: usize = 3;
+
+/// Fetches `blobs` with up to [`PARALLEL_DOWNLOADS`] workers, each with a copy of the
+/// client (its token and the agent's connection pool); the first error wins.
+fn fetch_parallel(c: &Client, store: &Store, blobs: &[&Descriptor]) -> Result<()> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..PARALLEL_DOWNLOADS.min(blobs.len()))
+            .map(|_| {
+                let mut c = c.clone();
+                let next = &next;
+                s.spawn(move || -> Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(d) = blobs.get(i) else {
+                            return Ok(());
+                        };
+                        c.fetch_blob(store, d)?;
+                    }
+                })
+            })
+            .collect();
+        let mut first = Ok(());
+        for w in workers {
+            let r = w
+                .join()
+                .unwrap_or_else(|_| Err(Error::Usage("a layer download thread panicked".into())));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    })
+}
+
 /// Pull `reference` (which must name its registry) into the store and name it.
 pub fn pull(store: &Store, reference: &str, opts: &Options) -> Result<(String, Digest)> {
     let r = Reference::parse(reference)?;
@@ -271,10 +308,11 @@ pub fn pull(store: &Store, reference: &str, opts: &Options) -> Result<(String, D
         });
     }
     let m: oci::Manifest = oci::parse(&format!("manifest {digest}"), &bytes)?;
-    c.fetch_blob(store, &m.config)?;
-    for l in &m.layers {
-        c.fetch_blob(store, l)?;
-    }
+    let blobs: Vec<&Descriptor> = std::iter::once(&m.config)
+        .chain(&m.layers)
+        .filter(|d| !store.has(&d.digest))
+        .collect();
+    fetch_parallel(&c, store, &blobs)?;
     store.put_bytes(&bytes, Some(&digest))?;
     store.image_by_digest(&digest)?;
     let name = store.tag(

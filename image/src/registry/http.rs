@@ -1,13 +1,11 @@
-//! A small blocking HTTP/1.1 client over `std::net`, enough for the registry v2 API: one
-//! connection per request (`Connection: close`), Content-Length and chunked bodies,
-//! redirects left to the caller. `https://` wraps the socket in a rustls stream (see
-//! `tls.rs`); `http://` is plain (`--insecure`). No async runtime.
+//! The registry client's HTTP requests, over ureq (synchronous, rustls; one agent per
+//! client, so connections are kept alive and reused; `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`
+//! and `NO_PROXY` honoured). `https://` uses the roots of `tls.rs`; `http://` is plain
+//! (`--insecure`). Redirects and error statuses are left to the caller.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::net::TcpStream;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use super::tls::{self, Transport};
 use crate::error::{Error, Result};
@@ -141,55 +139,9 @@ impl Response {
 }
 
 /// A connection: plain TCP, or TLS over TCP.
-enum Conn {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
-}
-
-impl Read for Conn {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Conn::Plain(s) => s.read(buf),
-            Conn::Tls(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Conn {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Conn::Plain(s) => s.write(buf),
-            Conn::Tls(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Conn::Plain(s) => s.flush(),
-            Conn::Tls(s) => s.flush(),
-        }
-    }
-}
-
-fn connect(url: &Url, transport: &Transport) -> Result<Conn> {
-    let err = |e: io::Error| Error::Registry {
-        url: url.to_string_lossy(),
-        reason: e.to_string(),
-    };
-    let s = TcpStream::connect(&url.host).map_err(err)?;
-    s.set_read_timeout(Some(Duration::from_secs(120)))
-        .map_err(err)?;
-    if !url.tls {
-        return Ok(Conn::Plain(s));
-    }
-    let name = tls::server_name(&url.host)?;
-    let c =
-        rustls::ClientConnection::new(transport.config()?, name).map_err(|e| Error::Registry {
-            url: url.to_string_lossy(),
-            reason: format!("TLS: {e}"),
-        })?;
-    Ok(Conn::Tls(Box::new(rustls::StreamOwned::new(c, s))))
-}
-
+/// One request through the transport's agent (kept-alive connections, proxies from the
+/// environment). Statuses are returned, not turned into errors; redirects are left to
+/// the caller (the registry client follows them itself, dropping authorization).
 pub fn request(
     method: &str,
     url: &Url,
@@ -197,91 +149,55 @@ pub fn request(
     body: &Body,
     transport: &Transport,
 ) -> Result<Response> {
-    let err = |e: io::Error| Error::Registry {
-        url: url.to_string_lossy(),
-        reason: tls::describe(&e),
+    let target = url.to_string_lossy();
+    let fail = |reason: String| Error::Registry {
+        url: target.clone(),
+        reason,
     };
-    let mut s = connect(url, transport)?;
+    let agent = transport.agent(url.tls)?;
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(target.as_str());
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
     let len = match body {
         Body::Empty => 0,
         Body::Bytes(b) => b.len() as u64,
         Body::File { len, .. } => *len,
     };
-    let mut head = format!(
-        "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: berth-image/{}\r\nConnection: close\r\n",
-        url.path,
-        url.host,
-        env!("CARGO_PKG_VERSION")
-    );
     if method != "GET" && method != "HEAD" {
-        head.push_str(&format!("Content-Length: {len}\r\n"));
+        req = req.header("Content-Length", len.to_string());
     }
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut w = io::BufWriter::new(&mut s);
-    w.write_all(head.as_bytes()).map_err(err)?;
-    match body {
-        Body::Empty => {}
-        Body::Bytes(b) => w.write_all(b).map_err(err)?,
+    let sent = match body {
+        Body::Empty => req.body(()).map(|r| agent.run(r)),
+        Body::Bytes(b) => req.body(b.as_slice()).map(|r| agent.run(r)),
         Body::File { path, offset, len } => {
-            let mut f = File::open(path).map_err(err)?;
-            f.seek(SeekFrom::Start(*offset)).map_err(err)?;
-            let n = io::copy(&mut f.take(*len), &mut w).map_err(err)?;
-            if n != *len {
-                return Err(err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "file shorter than expected",
-                )));
-            }
+            let mut f = File::open(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+            f.seek(SeekFrom::Start(*offset))
+                .map_err(|e| fail(format!("{}: {e}", path.display())))?;
+            let reader = ureq::SendBody::from_owned_reader(f.take(*len));
+            req.body(reader).map(|r| agent.run(r))
         }
-    }
-    w.flush().map_err(err)?;
-    drop(w);
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).map_err(err)?;
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| {
-            err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("bad status line {line:?}"),
-            ))
-        })?;
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        r.read_line(&mut line).map_err(err)?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = l.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    let get = |n: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(n))
-            .map(|(_, v)| v.clone())
     };
-    let body: Box<dyn Read + Send> = if method == "HEAD" || status == 204 || status == 304 {
-        Box::new(io::empty())
-    } else if get("Transfer-Encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
-        Box::new(Chunked {
-            r,
-            left: 0,
-            done: false,
+    let resp = sent
+        .map_err(|e| fail(e.to_string()))?
+        .map_err(|e| fail(describe(e)))?;
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
         })
-    } else if let Some(n) = get("Content-Length").and_then(|n| n.parse::<u64>().ok()) {
-        Box::new(r.take(n))
+        .collect();
+    let body: Box<dyn Read + Send> = if method == "HEAD" {
+        Box::new(io::empty())
     } else {
-        Box::new(r)
+        Box::new(resp.into_body().into_reader())
     };
     Ok(Response {
         status,
@@ -291,47 +207,12 @@ pub fn request(
     })
 }
 
-/// `Transfer-Encoding: chunked`.
-struct Chunked<R> {
-    r: R,
-    left: u64,
-    done: bool,
-}
-
-impl<R: BufRead> Read for Chunked<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.done {
-            return Ok(0);
-        }
-        if self.left == 0 {
-            let mut line = String::new();
-            self.r.read_line(&mut line)?;
-            if line.trim().is_empty() {
-                line.clear();
-                self.r.read_line(&mut line)?;
-            }
-            let size = line.trim().split(';').next().unwrap_or("");
-            self.left = u64::from_str_radix(size, 16)
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
-            if self.left == 0 {
-                self.done = true;
-                return Ok(0);
-            }
-        }
-        let n = buf.len().min(self.left as usize);
-        let got = self.r.read(&mut buf[..n])?;
-        if got == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "chunked body cut short",
-            ));
-        }
-        self.left -= got as u64;
-        if self.left == 0 {
-            let mut crlf = String::new();
-            self.r.read_line(&mut crlf)?;
-        }
-        Ok(got)
+/// One line for a failed request, with a hint for the TLS failures users meet.
+fn describe(e: ureq::Error) -> String {
+    match e {
+        ureq::Error::Io(e) => tls::describe(&e),
+        ureq::Error::Rustls(t) => tls::describe_tls(&t),
+        e => e.to_string(),
     }
 }
 
@@ -360,18 +241,5 @@ mod tests {
         );
         assert_eq!(Url::parse("https://[::1]/").unwrap().host, "[::1]:443");
         assert!(Url::parse("ftp://h/").is_err());
-    }
-
-    #[test]
-    fn chunked() {
-        let data = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
-        let mut c = Chunked {
-            r: &data[..],
-            left: 0,
-            done: false,
-        };
-        let mut s = String::new();
-        c.read_to_string(&mut s).unwrap();
-        assert_eq!(s, "hello world");
     }
 }
