@@ -234,15 +234,24 @@ docker_limits() {
     want "67108864 33" "$(echo $got)" "memory.max pids.max"
 }
 t "docker --memory/--pids-limit in memory.max/pids.max" docker_limits
+# With the systemd driver, systemd removes an emptied scope's cgroup at once, and the
+# containerd runc shim misses the OOM event when that wins the race with its read of
+# memory.events: Docker then says OOMKilled false. Measured in this VM with runc 1.3.6 as
+# the runtime too (2 of 6 runs, berth 2 of 6), so up to three tries, each of which must
+# end with 137, and one of which must be seen as an OOM kill.
 docker_oom() {
     have_docker
-    with_timeout docker run --name oom-$$ --runtime berth -m 32m --memory-swap 32m busybox:local sh -c 'x=a; while :; do x=$x$x; done'
-    local rc=$?
-    local killed
-    killed=$(docker inspect -f '{{.State.OOMKilled}}' oom-$$)
-    docker rm -f oom-$$ >/dev/null
-    want 137 "$rc" "exit code"
-    want true "$killed" "OOMKilled"
+    local try rc killed
+    for try in 1 2 3; do
+        with_timeout docker run --name oom-$$ --runtime berth -m 32m --memory-swap 32m busybox:local sh -c 'x=a; while :; do x=$x$x; done'
+        rc=$?
+        killed=$(docker inspect -f '{{.State.OOMKilled}}' oom-$$)
+        docker rm -f oom-$$ >/dev/null
+        want 137 "$rc" "exit code (try $try)"
+        [ "$killed" = true ] && return 0
+        echo "try $try: OOMKilled $killed"
+    done
+    die "OOMKilled never true in 3 tries"
 }
 t "docker OOM kill: exit 137, OOMKilled" docker_oom
 docker_exec_logs_restart() {
