@@ -373,7 +373,7 @@ TOML
     rm -f "$W/hold"
     timeout 300 "$P/bin/berth-cri-client" --socket /run/containerd/containerd.sock --handler berth \
         --image docker.io/library/busybox:local --pause-image $pause --log-dir "$W" \
-        --cgroup-parent "$slice" --hold "$W/hold" >"$W/cri.out" 2>&1 &
+        --cgroup-parent "$slice" --hold "$W/hold" --memory 67108864 >"$W/cri.out" 2>&1 &
     local client=$! ctr_id
     for _ in $(seq 600); do [ -e "$W/hold" ] && break; kill -0 $client 2>/dev/null || break; sleep 0.2; done
     if [ -e "$W/hold" ]; then
@@ -381,6 +381,8 @@ TOML
         ls "$sdir" | grep -q '^cri-containerd-.*\.scope$' || echo "no scopes in $sdir: $(ls "$sdir" 2>&1)" >>"$W/cri.fail"
         [ -d "$sdir/cri-containerd-$ctr_id.scope" ] || echo "no $sdir/cri-containerd-$ctr_id.scope" >>"$W/cri.fail"
         systemctl show -P Delegate "cri-containerd-$ctr_id.scope" | grep -qx yes || echo "the container's scope is not delegated" >>"$W/cri.fail"
+        [ "$(systemctl show -P MemoryMax "cri-containerd-$ctr_id.scope") $(cat "$sdir/cri-containerd-$ctr_id.scope/memory.max")" = "67108864 67108864" ] ||
+            echo "memory limit: MemoryMax $(systemctl show -P MemoryMax "cri-containerd-$ctr_id.scope"), memory.max $(cat "$sdir/cri-containerd-$ctr_id.scope/memory.max" 2>&1)" >>"$W/cri.fail"
         rm -f "$W/hold"
     else
         echo "the client never held the running pod" >>"$W/cri.fail"
@@ -394,7 +396,7 @@ TOML
     systemctl stop kubepods.slice 2>/dev/null
     return 0
 }
-t "Kubernetes CRI (containerd 2, SystemdCgroup = true): a pod on the berth handler, its scopes in the pod slice" cri_systemd
+t "Kubernetes CRI (containerd 2, SystemdCgroup = true): a pod on the berth handler, its scopes in the pod slice, its memory limit on the unit" cri_systemd
 
 # --- podman -----------------------------------------------------------------------------
 PM="podman --runtime $BERTH --cgroup-manager cgroupfs"

@@ -5,7 +5,7 @@
 //!
 //! Usage: berth-cri-client --socket PATH [--handler berth] [--image busybox:it]
 //!        [--log-dir DIR] [--pause-image NAME] [--cgroup-parent SLICE] [--hold FILE]
-//! `--cgroup-parent`: the pod's cgroup parent (a kubelet with the systemd driver gives a
+//! `--memory BYTES`: the container's memory limit. `--cgroup-parent`: the pod's cgroup parent (a kubelet with the systemd driver gives a
 //! slice such as `kubepods-besteffort-pod<uid>.slice`). `--hold FILE`: once the container
 //! started, create FILE and wait (up to 120 s) until the caller removes it, so that it can
 //! look at the running pod.
@@ -35,6 +35,7 @@ struct Args {
     log_dir: String,
     cgroup_parent: String,
     hold: Option<String>,
+    memory: i64,
 }
 
 fn parse_args() -> Result<Args> {
@@ -46,6 +47,7 @@ fn parse_args() -> Result<Args> {
         log_dir: "/tmp".into(),
         cgroup_parent: String::new(),
         hold: None,
+        memory: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -58,6 +60,7 @@ fn parse_args() -> Result<Args> {
             "--log-dir" => a.log_dir = v()?,
             "--cgroup-parent" => a.cgroup_parent = v()?,
             "--hold" => a.hold = Some(v()?),
+            "--memory" => a.memory = v()?.parse().context("--memory BYTES")?,
             _ => bail!("unknown argument {k}"),
         }
     }
@@ -167,6 +170,10 @@ fn container_config(a: &Args) -> ContainerConfig {
         ],
         log_path: "c.log".into(),
         linux: Some(LinuxContainerConfig {
+            resources: (a.memory > 0).then(|| LinuxContainerResources {
+                memory_limit_in_bytes: a.memory,
+                ..Default::default()
+            }),
             security_context: Some(LinuxContainerSecurityContext {
                 namespace_options: Some(host_network()),
                 ..Default::default()
