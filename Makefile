@@ -11,7 +11,7 @@ NOT_IN_BUILD := --exclude berth-cri-client
 # tests/tests/faults.rs and integration/containerd-faults.sh drive; release builds never do.
 TEST_FEATURES := --features berth/fault-injection,containerd-shim-berth-v2/fault-injection
 
-.PHONY: demo test test-modern packages-modern integration clients build release release-rustflags fmt lint bench packages-demo packages-test packages-clients packages-bench reliability fuzz fuzz-libfuzzer
+.PHONY: docs install uninstall deb demo test test-modern packages-modern integration clients build release release-rustflags fmt lint bench packages-demo packages-test packages-clients packages-bench reliability fuzz fuzz-libfuzzer
 
 # Install the Debian packages named in $(1) unless all are installed already.
 define apt_install
@@ -26,7 +26,7 @@ packages-demo:
 	$(call apt_install,busybox-static)
 
 packages-test:
-	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap docker.io podman iptables nftables iproute2 protobuf-compiler)
+	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap docker.io podman iptables nftables iproute2 protobuf-compiler jq man-db dpkg-dev zsh fish)
 
 # What the modern-host VM (integration/vm/) is built and booted with.
 packages-modern:
@@ -56,11 +56,73 @@ RELEASE_RUSTFLAGS := -C target-feature=+crt-static -C relocation-model=static \
 	-C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/runtime/hot-symbols.txt \
 	-C link-arg=-Wl,--no-warn-symbol-ordering
 RELEASE_DIR := target/$(RELEASE_TARGET)/release
+# berth-image is built as usual (target/release): it resolves registry hosts, and a static
+# glibc cannot load the NSS modules getaddrinfo needs.
 release:
 	RUSTFLAGS="$(RELEASE_RUSTFLAGS)" $(CARGO) build --release --target $(RELEASE_TARGET) -p berth
 	strip $(RELEASE_DIR)/berth
-	-RUSTFLAGS="$(RELEASE_RUSTFLAGS)" $(CARGO) build --release --target $(RELEASE_TARGET) -p containerd-shim-berth-v2 && \
-		strip $(RELEASE_DIR)/containerd-shim-berth-v2
+	RUSTFLAGS="$(RELEASE_RUSTFLAGS)" $(CARGO) build --release --target $(RELEASE_TARGET) -p containerd-shim-berth-v2
+	strip $(RELEASE_DIR)/containerd-shim-berth-v2
+	$(CARGO) build --release -p berth-image
+	strip target/release/berth-image
+
+# Man pages and shell completions, made by the binaries themselves from their clap
+# definitions (a build with the docgen feature, kept apart in target/docgen so that it
+# never replaces the binaries the tests or the package use): target/docs/{man,completions}.
+DOCGEN_DIR := target/docgen
+DOCS_OUT := target/docs
+DOCGEN_BINS := berth berth-image containerd-shim-berth-v2
+docs:
+	$(CARGO) build -q --target-dir $(DOCGEN_DIR) $(foreach b,$(DOCGEN_BINS),-p $(b)) \
+		--features berth/docgen,berth-image/docgen,containerd-shim-berth-v2/docgen
+	rm -rf $(DOCS_OUT)
+	for b in $(DOCGEN_BINS); do \
+		BERTH_DOCGEN_OUT=$(DOCS_OUT) BERTH_DOCGEN_DATE="$$(git log -1 --format=%cs 2>/dev/null)" \
+			$(DOCGEN_DIR)/debug/$$b || exit 1; \
+	done
+
+# make install [PREFIX=/usr/local] [BINDIR=...] [DESTDIR=...]: the release binaries (built
+# if need be), man pages, bash/zsh/fish completions, the docs and example configuration
+# for Docker, containerd and Kubernetes. make uninstall removes exactly these.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/berth
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR ?= $(DATADIR)/zsh/vendor-completions
+FISHCOMPDIR ?= $(DATADIR)/fish/vendor_completions.d
+install: release docs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR) \
+		$(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(RELEASE_DIR)/berth $(RELEASE_DIR)/containerd-shim-berth-v2 \
+		target/release/berth-image $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(DOCS_OUT)/man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(DOCS_OUT)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(DOCS_OUT)/completions/bash/* $(DESTDIR)$(BASHCOMPDIR)/
+	install -m 0644 $(DOCS_OUT)/completions/zsh/* $(DESTDIR)$(ZSHCOMPDIR)/
+	install -m 0644 $(DOCS_OUT)/completions/fish/* $(DESTDIR)$(FISHCOMPDIR)/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	for f in packaging/examples/*; do \
+		sed 's|@BINDIR@|$(BINDIR)|g' $$f >$(DESTDIR)$(DOCDIR)/examples/$${f##*/} && \
+		chmod 0644 $(DESTDIR)$(DOCDIR)/examples/$${f##*/} || exit 1; \
+	done
+
+uninstall:
+	rm -f $(foreach b,$(DOCGEN_BINS),$(DESTDIR)$(BINDIR)/$(b))
+	rm -f $(DESTDIR)$(MANDIR)/man8/berth.8 $(DESTDIR)$(MANDIR)/man8/berth-*.8 \
+		$(DESTDIR)$(MANDIR)/man8/containerd-shim-berth-v2.8 \
+		$(DESTDIR)$(MANDIR)/man1/berth-image.1 $(DESTDIR)$(MANDIR)/man1/berth-image-*.1
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/berth $(DESTDIR)$(BASHCOMPDIR)/berth-image \
+		$(DESTDIR)$(ZSHCOMPDIR)/_berth $(DESTDIR)$(ZSHCOMPDIR)/_berth-image \
+		$(DESTDIR)$(FISHCOMPDIR)/berth.fish $(DESTDIR)$(FISHCOMPDIR)/berth-image.fish
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# make deb: target/deb/berth_<version>_<arch>.deb, laid out by `make install PREFIX=/usr`
+# (so the package and the install cannot differ) and built with dpkg-deb (docs/install.md).
+deb:
+	packaging/build-deb.sh
 
 # For bench/run.sh and bench/hot-symbols.sh, which build as `release` does.
 release-rustflags:
@@ -75,8 +137,9 @@ demo: packages-demo build
 # containerd-faults.sh: the shim SIGKILLed mid-operation (~30 s); containerd-churn.sh:
 # 20 containers through one shim (SHIM_CHURN), fds/threads/mounts/cgroups before = after;
 # ctr.sh: berth under containerd's runc-v2 shim, the CRI, our shim's metrics;
-# vm/run.sh: the modern host (~5 min; the first run builds the image, ~1 min).
-INTEGRATION := integration/release-build.sh integration/containerd.sh integration/containerd-faults.sh integration/containerd-churn.sh integration/ctr.sh integration/docker.sh integration/podman.sh integration/vm/run.sh
+# install.sh: make install/uninstall, man pages, completions, make deb (~6 min from
+# nothing; the package is then installed in the VM); vm/run.sh: the modern host (~5 min; the first run builds the image, ~1 min).
+INTEGRATION := integration/release-build.sh integration/containerd.sh integration/containerd-faults.sh integration/containerd-churn.sh integration/ctr.sh integration/docker.sh integration/podman.sh integration/install.sh integration/vm/run.sh
 
 # The tests must leave the host as they found it: a snapshot before and after
 # (integration/host-snapshot.sh) must be equal, or the run fails and shows the difference.

@@ -1,5 +1,11 @@
 //! The OCI image and Docker schema2 JSON documents we read and write. Unknown fields are
 //! kept (`extra`) so a document survives a round trip through the store unchanged.
+//!
+//! Written here rather than taken from oci-spec's `image` types, for a measured reason:
+//! those drop every field they do not name, and a Docker config that went through them
+//! loses Healthcheck, OnBuild, Shell, ArgsEscaped, container_config and docker_version
+//! (fields `build` writes and Docker's images carry), which changes the config's digest.
+//! image/tests/oci_types.rs shows it, and fails once oci-spec keeps them.
 
 use std::collections::BTreeMap;
 

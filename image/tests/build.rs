@@ -168,6 +168,13 @@ CMD ["default", "cmd"]
     );
     let b = built(root.path(), &rt, c, &["-t", "demo:1", "-t", "demo:2"]);
     assert!(b.stderr.contains("Step 1/"), "{}", b.stderr);
+    // A step that made a layer says its size and rate; the build, what it made in all.
+    assert!(
+        b.stderr.contains(" ---> done ") && b.stderr.contains(", layer "),
+        "{}",
+        b.stderr
+    );
+    assert!(b.stderr.contains(" new layers, "), "{}", b.stderr);
     let id = b.stdout.trim().to_string();
     assert!(id.starts_with("sha256:"));
 

@@ -170,3 +170,51 @@ fn bearer_token_auth() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains(&mdigest), "{out}");
 }
+
+/// Progress on stderr, not a terminal here: a plain line per blob and a summary with the
+/// bytes and the rate; `--quiet` silences it and stdout stays the one result line.
+#[test]
+fn progress_lines_when_stderr_is_not_a_terminal() {
+    require!("docker-registry");
+    let reg = Registry::start(false);
+    let a = Tmp::new("reg-progress-a");
+    busybox(a.path(), "bb:1", "gzip");
+    let r = format!("{}/lib/progress:v1", reg.addr);
+    let out = bi(a.path(), &["push", "--insecure", "bb:1", &r]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    // One layer and the config, then the summary.
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(
+        lines[0].starts_with("pushed ") && lines[0].ends_with("(1/2)"),
+        "{err}"
+    );
+    assert!(lines[1].ends_with("(2/2)"), "{err}");
+    assert!(
+        lines[2].starts_with(&format!("pushed {r}: 2 blobs, ")) && lines[2].ends_with("/s)"),
+        "{err}"
+    );
+    // Pushed again: nothing moves, and the lines say so.
+    let again = bi(a.path(), &["push", "--insecure", "bb:1", &r]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains(", already there (1/2)"), "{err}");
+    assert!(err.contains(": 2 blobs, 0 B in "), "{err}");
+
+    let b = Tmp::new("reg-progress-b");
+    let out = bi(b.path(), &["pull", "--insecure", &r]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("pulled ")).count(),
+        3,
+        "{err}"
+    );
+    assert!(err.contains(&format!("pulled {r}: 2 blobs, ")), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+
+    let c = Tmp::new("reg-progress-c");
+    let out = bi(c.path(), &["pull", "-q", "--insecure", &r]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

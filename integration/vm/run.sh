@@ -23,6 +23,11 @@ release=$(realpath -m "$HERE/../../target/release/berth")
 if [ -x "$release" ]; then
     mkdir -p "$work/payload/release" && cp "$release" "$work/payload/release/berth"
 fi
+# The Debian package integration/install.sh made (make deb), for the package scenario.
+deb=$(ls "$HERE"/../../target/deb/berth_*.deb 2>/dev/null | head -n1)
+if [ -n "$deb" ]; then
+    mkdir -p "$work/payload/deb" && cp "$deb" "$work/payload/deb/"
+fi
 [ -n "${VM_DOCKER_CGROUPDRIVER:-}" ] && echo "$VM_DOCKER_CGROUPDRIVER" >"$work/payload/docker-cgroupdriver"
 t0=$SECONDS
 if ! "$HERE/boot.sh" "$work/payload" "$work/out"; then

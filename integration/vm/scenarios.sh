@@ -438,6 +438,46 @@ podman_rootless() {
 }
 t "rootless podman --runtime berth" podman_rootless
 
+# --- the Debian package (make deb), last: it replaces the binaries the scenarios used ----
+# Installed as a user would (dpkg -i), Docker given the package's example daemon.json,
+# containerd finding the shim on PATH; then purged, and none of its files may be left.
+package_install_run_purge() {
+    local deb saved=$W/pkg-saved f left=""
+    deb=$(ls "$P"/deb/berth_*.deb 2>/dev/null | head -n1)
+    [ -n "$deb" ] || { echo "no package in the payload (make deb before vm/run.sh)"; exit 77; }
+    have_docker
+    mkdir -p "$saved"
+    mv /usr/local/bin/berth /usr/local/bin/containerd-shim-berth-v2 "$saved/" || die "move the hand-installed binaries away"
+    cp /etc/docker/daemon.json "$saved/daemon.json"
+    restore() {
+        mv "$saved/berth" "$saved/containerd-shim-berth-v2" /usr/local/bin/ 2>/dev/null
+        cp "$saved/daemon.json" /etc/docker/daemon.json && systemctl restart docker
+    }
+    trap restore RETURN
+    dpkg -i "$deb" >"$W/dpkg.log" 2>&1 || { cat "$W/dpkg.log"; die "dpkg -i $deb"; }
+    want /usr/bin/berth "$(command -v berth)" "berth on PATH"
+    [ -f /usr/share/man/man8/berth-create.8.gz ] || die "no berth-create(8)"
+    [ -f /usr/share/bash-completion/completions/berth ] || die "no bash completion"
+    # The example merged over the scenarios' daemon.json (which sets the cgroup driver).
+    jq -s '.[0] * .[1]' "$saved/daemon.json" /usr/share/doc/berth/examples/daemon.json >/etc/docker/daemon.json ||
+        die "merge the example daemon.json"
+    want /usr/bin/berth "$(jq -r .runtimes.berth.path /etc/docker/daemon.json)" "the example's runtime path"
+    systemctl restart docker || die "restart docker"
+    for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    want hi "$(with_timeout docker run --rm --runtime berth busybox:local echo hi)" "docker run --runtime berth (package)"
+    want hi "$(with_timeout docker run --rm --runtime berth-shim busybox:local echo hi)" "docker run --runtime berth-shim (package)"
+    want hi "$(with_timeout $CTR run --rm --runtime io.containerd.berth.v2 $IMG pk-$$ echo hi)" "ctr run --runtime io.containerd.berth.v2 (package)"
+    dpkg --purge berth >>"$W/dpkg.log" 2>&1 || { cat "$W/dpkg.log"; die "dpkg --purge berth"; }
+    dpkg -s berth >/dev/null 2>&1 && die "dpkg still knows berth"
+    for f in $(dpkg-deb --fsys-tarfile "$deb" | tar -t | sed 's|^\./|/|'); do
+        case $f in */) continue ;; esac
+        [ -e "$f" ] || [ -L "$f" ] && left="$left $f"
+    done
+    [ -z "$left" ] || die "left after purge:$left"
+    [ ! -e /usr/share/doc/berth ] || die "/usr/share/doc/berth left after purge"
+}
+t "the package: dpkg -i, docker and ctr run through it with the example config, purge leaves nothing" package_install_run_purge
+
 systemctl stop docker containerd >/dev/null 2>&1
 rm -rf "$W"
 line="$pass passed, $fail failed"

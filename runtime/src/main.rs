@@ -13,7 +13,12 @@ use commands::*;
 
 /// An OCI container runtime, command-line compatible with runc.
 #[derive(Parser, Debug)]
-#[command(name = "berth", version = version_text(), disable_version_flag = true)]
+#[command(
+    name = "berth",
+    version = version_text(),
+    disable_version_flag = true,
+    long_about = LONG_ABOUT
+)]
 struct Cli {
     /// Root directory for storage of container state (this should be located in tmpfs)
     /// [default: /run/berth, or $XDG_RUNTIME_DIR/berth when rootless]
@@ -81,6 +86,15 @@ enum Command {
     Events(events::EventsArgs),
 }
 
+const LONG_ABOUT: &str = "An OCI container runtime, command-line compatible with runc.
+
+berth runs containers from OCI bundles: a directory holding config.json (see `berth spec`) \
+and the root filesystem it names. It takes runc's commands, flags, exit codes, JSON \
+outputs and log format, so Docker (a runtime path in daemon.json), containerd's runc-v2 \
+shim (BinaryName) and podman (--runtime) can use it in runc's place; containerd can also \
+drive it in-process through containerd-shim-berth-v2(8). Container state lives under \
+--root (/run/berth by default).";
+
 /// Global settings every command may need.
 pub struct Globals {
     pub root: PathBuf,
@@ -129,6 +143,21 @@ fn version_text() -> &'static str {
 }
 
 fn main() {
+    #[cfg(feature = "docgen")]
+    if let Some(out) = std::env::var_os(berth_docgen::OUT_ENV) {
+        use clap::CommandFactory;
+        let pages = berth_docgen::Pages {
+            section: "8",
+            completions: true,
+        };
+        if let Err(e) = berth_docgen::generate(Cli::command(), &pages, out.as_ref()) {
+            logging::fatal(&format!(
+                "writing the docs to {}: {e}",
+                out.to_string_lossy()
+            ));
+        }
+        return;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => match e.kind() {

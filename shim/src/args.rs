@@ -16,6 +16,64 @@ pub enum ArgsError {
     Required(&'static str),
 }
 
+/// One flag the shim accepts. The parser knows a flag only if it is in [`FLAGS`], and the
+/// man page (the `docgen` feature) is made from the same table.
+pub struct Flag {
+    pub name: &'static str,
+    /// The value's placeholder; `None` for a switch.
+    pub value: Option<&'static str>,
+    #[cfg_attr(not(feature = "docgen"), allow(dead_code))]
+    pub help: &'static str,
+}
+
+#[rustfmt::skip]
+pub const FLAGS: &[Flag] = &[
+    Flag { name: "namespace", value: Some("NS"), help: "containerd namespace of the task (required)" },
+    Flag { name: "id", value: Some("ID"), help: "the task's id (required by start and delete)" },
+    Flag { name: "address", value: Some("PATH"), help: "containerd's gRPC socket; the shim's own socket is named after it" },
+    Flag { name: "publish-binary", value: Some("PATH"), help: "the binary that publishes task events to containerd (containerd itself)" },
+    Flag { name: "bundle", value: Some("DIR"), help: "the task's bundle (default: the working directory)" },
+    Flag { name: "socket", value: Some("ADDRESS"), help: "internal: the socket the long-running shim serves, passed by `start`" },
+    Flag { name: "containerd-binary", value: Some("PATH"), help: "accepted and unused (containerd 1.6 passes it)" },
+    Flag { name: "ttrpc-address", value: Some("PATH"), help: "accepted and unused (containerd 1.6 passes it)" },
+    Flag { name: "debug", value: None, help: "log at debug level to the task's log" },
+    Flag { name: "info", value: None, help: "print the RuntimeInfo protobuf containerd 2 asks for, and exit" },
+    Flag { name: "version", value: None, help: "print the version, and exit (also -v)" },
+    Flag { name: "v", value: None, help: "print the version, and exit" },
+];
+
+/// The shim's command line for its man page: Go-style flags take one dash or two.
+#[cfg(feature = "docgen")]
+pub fn command() -> clap::Command {
+    // -v is described under --version.
+    let flags = FLAGS.iter().filter(|f| f.name != "v").map(|f| {
+        let arg = clap::Arg::new(f.name).long(f.name).help(f.help);
+        match f.value {
+            Some(v) => arg.value_name(v),
+            None => arg.action(clap::ArgAction::SetTrue),
+        }
+    });
+    clap::Command::new("containerd-shim-berth-v2")
+        .about("containerd runtime-v2 shim for Berth (io.containerd.berth.v2)")
+        .long_about(
+            "The shim containerd starts for a task whose runtime is io.containerd.berth.v2. \
+             `start` forks the long-running shim (or finds the one serving the task's group) \
+             and prints its ttrpc address; with no action the shim serves containerd's Task \
+             API over that socket, running containers in-process through libcontainer; \
+             `delete` cleans up after a shim that died. Flags take one dash or two, as Go's \
+             flag package reads them. Users do not run this binary: containerd does.",
+        )
+        .disable_version_flag(true)
+        .disable_help_flag(true)
+        .args(flags)
+        .arg(
+            clap::Arg::new("action")
+                .value_name("ACTION")
+                .value_parser(["start", "delete"])
+                .help("start or delete; none: serve"),
+        )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Start,
@@ -65,19 +123,18 @@ impl Args {
                 Some((n, v)) => (n.to_string(), Some(v.to_string())),
                 None => (flag.to_string(), None),
             };
-            if name == "debug" {
-                args.debug = inline.as_deref() != Some("false");
-                continue;
-            }
-            // Flags that are actions of their own (Go's shim library reads them so).
-            let flag_action = match name.as_str() {
-                "info" => Some("info"),
-                "version" | "v" => Some("version"),
-                _ => None,
+            let Some(spec) = FLAGS.iter().find(|f| f.name == name) else {
+                return Err(ArgsError::UnknownFlag(name));
             };
-            if let Some(act) = flag_action {
-                if inline.as_deref() != Some("false") {
-                    action = Some(act.to_string());
+            if spec.value.is_none() {
+                // A switch: `-x`, or Go's `-x=false`. info and version are actions of
+                // their own (Go's shim library reads them so).
+                let on = inline.as_deref() != Some("false");
+                match name.as_str() {
+                    "debug" => args.debug = on,
+                    "info" if on => action = Some("info".to_string()),
+                    "version" | "v" if on => action = Some("version".to_string()),
+                    _ => {}
                 }
                 continue;
             }
@@ -134,6 +191,22 @@ mod tests {
         assert_eq!(a.id, "web");
         assert_eq!(a.address, "/run/c.sock");
         assert_eq!(a.publish_binary, PathBuf::from("/usr/bin/containerd"));
+    }
+
+    /// The man page lists FLAGS; the parser must take every one of them, and no other.
+    #[test]
+    fn every_documented_flag_is_accepted() {
+        for f in FLAGS {
+            let line = match f.value {
+                Some(_) => format!("-namespace ns -{} x", f.name),
+                None => format!("-namespace ns -{}", f.name),
+            };
+            assert!(parse(&line).is_ok(), "-{} rejected", f.name);
+        }
+        assert_eq!(
+            parse("-namespace ns -nosuch x"),
+            Err(ArgsError::UnknownFlag("nosuch".into()))
+        );
     }
 
     #[test]

@@ -451,7 +451,7 @@ impl<'a> Builder<'a> {
                     &UnpackOptions::default(),
                 )?;
                 st.applied += 1;
-                self.progress.done(true);
+                self.progress.done_layer(l.descriptor.size);
                 (l, now)
             }
         };

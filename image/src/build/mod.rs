@@ -247,6 +247,11 @@ pub fn build(store: &Store, opts: &BuildOptions) -> Result<BuildResult> {
     let st = b.results[target]
         .take()
         .ok_or_else(|| BuildError::other("target stage was not built"))?;
+    b.progress.note(&format!(
+        "{} new layers, {}",
+        b.progress.layers,
+        crate::util::human_bytes(b.progress.layer_bytes)
+    ));
     let (hits, misses) = (b.progress.hits, b.progress.misses);
     drop(b);
     drop(scratch);

@@ -4,6 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
+use crate::util::human_bytes;
+
 pub struct Progress {
     tty: bool,
     total: usize,
@@ -11,6 +13,9 @@ pub struct Progress {
     started: Option<Instant>,
     pub hits: usize,
     pub misses: usize,
+    /// Layers this build made (not taken from the cache), and their compressed bytes.
+    pub layers: usize,
+    pub layer_bytes: u64,
     quiet: bool,
 }
 
@@ -23,6 +28,8 @@ impl Progress {
             started: None,
             hits: 0,
             misses: 0,
+            layers: 0,
+            layer_bytes: 0,
             quiet,
         }
     }
@@ -62,17 +69,43 @@ impl Progress {
         if counted {
             self.misses += 1;
         }
+        self.finish_step("");
+    }
+
+    /// A step that made a layer of `bytes` (compressed): its size and how fast the step
+    /// produced it.
+    pub fn done_layer(&mut self, bytes: u64) {
+        self.misses += 1;
+        self.layers += 1;
+        self.layer_bytes += bytes;
+        let secs = self.elapsed();
+        let rate = if secs > 0.0 {
+            (bytes as f64 / secs) as u64
+        } else {
+            0
+        };
+        self.finish_step(&format!(
+            ", layer {} ({}/s)",
+            human_bytes(bytes),
+            human_bytes(rate)
+        ));
+    }
+
+    fn elapsed(&self) -> f64 {
+        self.started
+            .map(|s| s.elapsed().as_secs_f64())
+            .unwrap_or(0.0)
+    }
+
+    fn finish_step(&self, layer: &str) {
         if self.quiet {
             return;
         }
-        let t = self
-            .started
-            .map(|s| s.elapsed().as_secs_f64())
-            .unwrap_or(0.0);
+        let t = self.elapsed();
         if self.tty {
-            eprintln!(" \x1b[32mDONE\x1b[0m {t:.1}s");
+            eprintln!(" \x1b[32mDONE\x1b[0m {t:.1}s{layer}");
         } else {
-            eprintln!(" ---> done {t:.1}s");
+            eprintln!(" ---> done {t:.1}s{layer}");
         }
     }
 

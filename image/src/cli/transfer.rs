@@ -17,6 +17,9 @@ pub struct RegistryFlags {
     /// USER:PASS for basic auth or the token server
     #[arg(long, env = "BERTH_REGISTRY_CREDS")]
     creds: Option<String>,
+    /// No progress on stderr (blobs, bytes and rate; a line per blob when stderr is not a terminal)
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 impl RegistryFlags {
@@ -32,6 +35,7 @@ impl RegistryFlags {
             insecure: self.insecure,
             ca_cert: self.ca_cert.clone(),
             creds,
+            progress: !self.quiet,
             ..Default::default()
         })
     }

@@ -120,7 +120,7 @@ pub fn answer(
             if let Some((u, p)) = creds {
                 headers.push(("Authorization".to_string(), basic_header(u, p)));
             }
-            let resp = http::request("GET", &url, &headers, &Body::Empty, transport)?;
+            let resp = http::request("GET", &url, &headers, &Body::Empty, transport, None)?;
             if resp.status != 200 {
                 return Err(Error::Registry {
                     url: realm.clone(),

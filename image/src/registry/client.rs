@@ -4,7 +4,7 @@
 
 use super::auth::{self, parse_challenge};
 use super::http::{self, Body, Response, Url};
-use super::progress::Progress;
+use super::progress::{Counting, Transfer};
 use super::tls::Transport;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -12,6 +12,7 @@ use crate::layout::pick_platform;
 use crate::oci::{self, Descriptor, Index, Platform};
 use crate::reference::Reference;
 use crate::store::Store;
+use std::sync::Arc;
 
 const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 const MAX_MANIFEST: u64 = 4 << 20;
@@ -28,6 +29,8 @@ pub struct Options {
     pub chunk_size: u64,
     /// Repository on the same registry to try a cross-repo mount from.
     pub mount_from: Option<String>,
+    /// Show progress on stderr (registry/progress.rs).
+    pub progress: bool,
 }
 
 #[derive(Clone)]
@@ -38,6 +41,7 @@ struct Client<'a> {
     auth: Option<String>,
     scope: String,
     transport: Transport,
+    transfer: Arc<Transfer>,
 }
 
 impl<'a> Client<'a> {
@@ -68,6 +72,7 @@ impl<'a> Client<'a> {
             auth: None,
             scope,
             transport: Transport::new(opts.ca_cert.clone()),
+            transfer: Arc::new(Transfer::new("pull", "", 0, 0, false)),
         })
     }
 
@@ -90,7 +95,14 @@ impl<'a> Client<'a> {
             if let Some(a) = &self.auth {
                 h.push(("Authorization".into(), a.clone()));
             }
-            let resp = http::request(method, &url, &h, body, &self.transport)?;
+            let resp = http::request(
+                method,
+                &url,
+                &h,
+                body,
+                &self.transport,
+                Some(&self.transfer),
+            )?;
             if resp.status == 401 && self.auth.is_none() {
                 let ch = resp
                     .header("WWW-Authenticate")
@@ -166,13 +178,12 @@ impl<'a> Client<'a> {
         if resp.status != 200 {
             return Err(Self::fail(resp, &format!("blob {}", desc.digest)));
         }
-        let mut p = Progress::new(
-            resp.body,
-            &format!("pull {}", desc.digest.short()),
-            desc.size,
-        );
-        store.put_reader(&mut p, Some(&desc.digest), Some(desc.size))?;
-        p.finish();
+        let mut body = Counting {
+            inner: resp.body,
+            transfer: &self.transfer,
+        };
+        store.put_reader(&mut body, Some(&desc.digest), Some(desc.size))?;
+        self.transfer.blob_done(&desc.digest, desc.size, None);
         Ok(())
     }
 
@@ -182,7 +193,9 @@ impl<'a> Client<'a> {
     }
 
     fn upload_blob(&mut self, store: &Store, d: &Digest) -> Result<()> {
+        let size = store.blob_size(d)?;
         if self.blob_exists(d)? {
+            self.transfer.blob_done(d, size, Some("already there"));
             return Ok(());
         }
         let mut start = format!("/v2/{}/blobs/uploads/", self.repo);
@@ -192,14 +205,14 @@ impl<'a> Client<'a> {
         let url = self.url(&start)?;
         let resp = self.send("POST", url.clone(), &[], &Body::Empty)?;
         if resp.status == 201 {
-            return Ok(()); // mounted from another repository
+            self.transfer.blob_done(d, size, Some("mounted"));
+            return Ok(());
         }
         if resp.status != 202 {
             return Err(Self::fail(resp, &format!("starting upload of {d}")));
         }
         let mut loc = url.join(resp.header("Location").unwrap_or(""))?;
         let path = store.blob_path(d);
-        let size = store.blob_size(d)?;
         let octet = vec![(
             "Content-Type".to_string(),
             "application/octet-stream".to_string(),
@@ -222,9 +235,6 @@ impl<'a> Client<'a> {
                 }
                 loc = loc.join(resp.header("Location").unwrap_or(&loc.path.clone()))?;
                 off += len;
-                if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-                    eprint!("\rpush {}: {}/{} kB", d.short(), off / 1024, size / 1024);
-                }
             }
             Body::Empty
         } else {
@@ -240,6 +250,7 @@ impl<'a> Client<'a> {
         if resp.status != 201 {
             return Err(Self::fail(resp, &format!("finishing upload of {d}")));
         }
+        self.transfer.blob_done(d, size, None);
         Ok(())
     }
 }
@@ -312,7 +323,16 @@ pub fn pull(store: &Store, reference: &str, opts: &Options) -> Result<(String, D
         .chain(&m.layers)
         .filter(|d| !store.has(&d.digest))
         .collect();
+    let bytes_to_fetch = blobs.iter().map(|d| d.size).sum();
+    c.transfer = Arc::new(Transfer::new(
+        "pull",
+        reference,
+        blobs.len(),
+        bytes_to_fetch,
+        opts.progress,
+    ));
     fetch_parallel(&c, store, &blobs)?;
+    c.transfer.finish();
     store.put_bytes(&bytes, Some(&digest))?;
     store.image_by_digest(&digest)?;
     let name = store.tag(
@@ -331,10 +351,28 @@ pub fn push(store: &Store, image: &str, reference: &str, opts: &Options) -> Resu
     let r = Reference::parse(reference)?;
     let img = store.image(image)?;
     let mut c = Client::new(&r, opts, true)?;
-    for l in &img.manifest.layers {
-        c.upload_blob(store, &l.digest)?;
+    let blobs: Vec<&Digest> = img
+        .manifest
+        .layers
+        .iter()
+        .map(|l| &l.digest)
+        .chain(std::iter::once(&img.config_digest))
+        .collect();
+    let mut bytes_to_send = 0;
+    for d in &blobs {
+        bytes_to_send += store.blob_size(d)?;
     }
-    c.upload_blob(store, &img.config_digest)?;
+    c.transfer = Arc::new(Transfer::new(
+        "push",
+        reference,
+        blobs.len(),
+        bytes_to_send,
+        opts.progress,
+    ));
+    for d in blobs {
+        c.upload_blob(store, d)?;
+    }
+    c.transfer.finish();
     let bytes = store.read_blob(&img.manifest_digest)?;
     let url = c.url(&format!(
         "/v2/{}/manifests/{}",

@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
+use super::progress::{Counting, Transfer};
 use super::tls::{self, Transport};
 use crate::error::{Error, Result};
 
@@ -148,6 +149,7 @@ pub fn request(
     headers: &[(String, String)],
     body: &Body,
     transport: &Transport,
+    progress: Option<&Transfer>,
 ) -> Result<Response> {
     let target = url.to_string_lossy();
     let fail = |reason: String| Error::Registry {
@@ -176,8 +178,17 @@ pub fn request(
             let mut f = File::open(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
             f.seek(SeekFrom::Start(*offset))
                 .map_err(|e| fail(format!("{}: {e}", path.display())))?;
-            let reader = ureq::SendBody::from_owned_reader(f.take(*len));
-            req.body(reader).map(|r| agent.run(r))
+            let f = f.take(*len);
+            match progress {
+                Some(transfer) => {
+                    let mut counted = Counting { inner: f, transfer };
+                    req.body(ureq::SendBody::from_reader(&mut counted))
+                        .map(|r| agent.run(r))
+                }
+                None => req
+                    .body(ureq::SendBody::from_owned_reader(f))
+                    .map(|r| agent.run(r)),
+            }
         }
     };
     let resp = sent
