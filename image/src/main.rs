@@ -1,6 +1,28 @@
 //! `berth-image`: images, bundles and containers for the Berth runtime.
 
+/// `println!` for the commands' output, except that a reader who has gone away (`berth-image
+/// images | head`) ends the program quietly instead of making it panic. SIGPIPE stays
+/// ignored, as Rust sets it, so that a registry or network peer that hangs up is an error
+/// to report rather than a silent death.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::write_stdout_line(format_args!($($arg)*))
+    };
+}
+
 mod cli;
+
+fn write_stdout_line(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("berth-image: writing to stdout: {e}");
+        std::process::exit(1);
+    }
+}
 
 use std::path::PathBuf;
 

@@ -430,3 +430,22 @@ fn concurrent_writers() {
         );
     }
 }
+
+/// `berth-image images | head -0`: a reader that has gone away ends the listing quietly
+/// (exit 0, nothing on stderr) rather than with a panic and a backtrace.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let t = Tmp::new("closed-pipe");
+    busybox(t.path(), "bb:1", "gzip");
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    drop(read_end);
+    let out = Command::new(env!("CARGO_BIN_EXE_berth-image"))
+        .arg("--root")
+        .arg(t.path())
+        .arg("images")
+        .stdout(std::process::Stdio::from(write_end))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

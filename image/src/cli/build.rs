@@ -61,6 +61,6 @@ pub fn build(store: &Store, a: BuildArgs) -> anyhow::Result<i32> {
     if !a.quiet {
         eprintln!("cache: {} hits, {} misses", r.cache_hits, r.cache_misses);
     }
-    println!("{}", r.manifest_digest);
+    outln!("{}", r.manifest_digest);
     Ok(0)
 }

@@ -122,7 +122,7 @@ pub fn bundle(
         opts.binds.push(volumes::parse_spec(store, s)?.0);
     }
     let info = bundle::create(store, &img, dir, &opts)?;
-    println!("{}", dir.display());
+    outln!("{}", dir.display());
     if !info.image_volumes.is_empty() {
         eprintln!(
             "note: image VOLUMEs {:?} are plain directories in this bundle (use run for volumes)",
@@ -185,7 +185,7 @@ pub fn run(store: &Store, a: RunArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("running {}", rt.display()))?;
     let code = status.code().unwrap_or(128 + 9);
     if a.detach {
-        println!("{}", c.id);
+        outln!("{}", c.id);
     } else if a.rm {
         let _ = Command::new(&rt)
             .arg("--root")
@@ -216,12 +216,15 @@ fn state(store: &Store, rt: Option<&Path>, id: &str) -> String {
 }
 
 pub fn ps(store: &Store) -> anyhow::Result<i32> {
-    println!(
+    outln!(
         "{:<14} {:<20} {:<24} {:<10} COMMAND",
-        "CONTAINER ID", "NAME", "IMAGE", "STATUS"
+        "CONTAINER ID",
+        "NAME",
+        "IMAGE",
+        "STATUS"
     );
     for c in containers::list(store)? {
-        println!(
+        outln!(
             "{:<14} {:<20} {:<24} {:<10} {}",
             &c.id[..12],
             c.name,
@@ -257,7 +260,7 @@ pub fn rm(store: &Store, names: &[String], force: bool, rt: Option<&Path>) -> an
             }
         }
         containers::remove(store, &c)?;
-        println!("{}", c.name);
+        outln!("{}", c.name);
     }
     Ok(0)
 }
@@ -270,7 +273,7 @@ pub fn commit(
 ) -> anyhow::Result<i32> {
     let c = containers::find(store, container)?;
     let d = containers::commit(store, &c, image, super::compression(compression)?)?;
-    println!("{d}");
+    outln!("{d}");
     Ok(0)
 }
 
@@ -278,18 +281,18 @@ pub fn volume(store: &Store, v: VolumeCmd) -> anyhow::Result<i32> {
     match v {
         VolumeCmd::Create { name } => {
             volumes::create(store, &name)?;
-            println!("{name}");
+            outln!("{name}");
         }
         VolumeCmd::Ls => {
-            println!("VOLUME NAME");
+            outln!("VOLUME NAME");
             for n in volumes::list(store)? {
-                println!("{n}");
+                outln!("{n}");
             }
         }
         VolumeCmd::Rm { names } => {
             for n in names {
                 volumes::remove(store, &n)?;
-                println!("{n}");
+                outln!("{n}");
             }
         }
     }

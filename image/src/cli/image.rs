@@ -10,12 +10,12 @@ use berth_image::{archive, busybox as bb, compose, containers, layout, Store};
 use serde_json::json;
 
 pub fn images(store: &Store) -> anyhow::Result<i32> {
-    println!("{:<40} {:<14} {:>10}  CREATED", "NAME", "IMAGE ID", "SIZE");
+    outln!("{:<40} {:<14} {:>10}  CREATED", "NAME", "IMAGE ID", "SIZE");
     for e in store.images()? {
         match store.image_by_digest(&e.digest) {
             Ok(img) => {
                 let size: u64 = img.manifest.layers.iter().map(|l| l.size).sum();
-                println!(
+                outln!(
                     "{:<40} {:<14} {:>10}  {}",
                     e.name,
                     img.config_digest.short(),
@@ -23,7 +23,7 @@ pub fn images(store: &Store) -> anyhow::Result<i32> {
                     img.config.created.as_deref().unwrap_or("-")
                 );
             }
-            Err(err) => println!("{:<40} (broken: {err})", e.name),
+            Err(err) => outln!("{:<40} (broken: {err})", e.name),
         }
     }
     Ok(0)
@@ -65,7 +65,7 @@ pub fn inspect(store: &Store, name: &str) -> anyhow::Result<i32> {
         }
         Err(e) => return Err(e.into()),
     };
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    outln!("{}", serde_json::to_string_pretty(&v)?);
     Ok(0)
 }
 
@@ -78,7 +78,7 @@ pub fn tag(store: &Store, source: &str, target: &str) -> anyhow::Result<i32> {
 pub fn rmi(store: &Store, names: &[String]) -> anyhow::Result<i32> {
     for n in names {
         let d = store.untag(n)?;
-        println!("Untagged: {n} ({d})");
+        outln!("Untagged: {n} ({d})");
     }
     Ok(0)
 }
@@ -90,9 +90,9 @@ pub fn gc(store: &Store) -> anyhow::Result<i32> {
         .collect();
     let removed = store.gc(&in_use)?;
     for d in &removed {
-        println!("deleted {d}");
+        outln!("deleted {d}");
     }
-    println!("{} blobs removed", removed.len());
+    outln!("{} blobs removed", removed.len());
     Ok(0)
 }
 
@@ -167,10 +167,10 @@ pub fn import(
     };
     for i in imported {
         if i.names.is_empty() {
-            println!("Loaded image: {}", i.digest);
+            outln!("Loaded image: {}", i.digest);
         }
         for n in i.names {
-            println!("Loaded image: {n}");
+            outln!("Loaded image: {n}");
         }
     }
     Ok(0)
@@ -232,6 +232,6 @@ fn export_rootfs(rootfs: &Path, out: &Path) -> anyhow::Result<i32> {
 
 pub fn busybox(store: &Store, name: &str, binary: &Path, compression: &str) -> anyhow::Result<i32> {
     let d = bb::build(store, binary, name, super::compression(compression)?)?;
-    println!("{name} {d}");
+    outln!("{name} {d}");
     Ok(0)
 }

@@ -49,15 +49,18 @@ pub fn run(store: &Store, cmd: NetworkCmd) -> anyhow::Result<i32> {
                 bridge.as_deref(),
                 mtu,
             )?;
-            println!("{}", n.id);
+            outln!("{}", n.id);
         }
         NetworkCmd::Ls => {
-            println!(
+            outln!(
                 "{:<14} {:<20} {:<16} {:<18} CONTAINERS",
-                "NETWORK ID", "NAME", "BRIDGE", "SUBNET"
+                "NETWORK ID",
+                "NAME",
+                "BRIDGE",
+                "SUBNET"
             );
             for n in network::list(store)? {
-                println!(
+                outln!(
                     "{:<14} {:<20} {:<16} {:<18} {}",
                     &n.id[..12],
                     n.name,
@@ -72,24 +75,24 @@ pub fn run(store: &Store, cmd: NetworkCmd) -> anyhow::Result<i32> {
                 .iter()
                 .map(|n| network::inspect(store, n))
                 .collect::<Result<Vec<_>, _>>()?;
-            println!("{}", serde_json::to_string_pretty(&nets)?);
+            outln!("{}", serde_json::to_string_pretty(&nets)?);
         }
         NetworkCmd::Rm { names } => {
             for n in names {
                 network::remove(store, &n)?;
-                println!("{n}");
+                outln!("{n}");
             }
         }
         NetworkCmd::Prune => {
             let r = network::prune(store)?;
             for l in r.released {
-                println!("released {l}");
+                outln!("released {l}");
             }
             for l in r.leftovers {
-                println!("removed {l}");
+                outln!("removed {l}");
             }
             for n in r.networks {
-                println!("removed network {n}");
+                outln!("removed network {n}");
             }
         }
     }

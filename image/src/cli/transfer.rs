@@ -72,7 +72,7 @@ pub fn pull(store: &Store, a: PullArgs) -> anyhow::Result<i32> {
     let mut o = a.flags.options()?;
     o.platform = a.platform.as_deref().map(Platform::parse).transpose()?;
     let (name, d) = registry::pull(store, &a.reference, &o)?;
-    println!("{name} {d}");
+    outln!("{name} {d}");
     Ok(0)
 }
 
@@ -82,6 +82,6 @@ pub fn push(store: &Store, a: PushArgs) -> anyhow::Result<i32> {
     o.mount_from = a.mount_from;
     let target = a.reference.as_deref().unwrap_or(&a.image);
     let d = registry::push(store, &a.image, target, &o)?;
-    println!("{target} {d}");
+    outln!("{target} {d}");
     Ok(0)
 }
