@@ -12,14 +12,20 @@ use nix::fcntl::OFlag;
 use nix::fcntl::{fcntl, FcntlArg};
 use nix::unistd::pipe2;
 
-use crate::stdio::StdioError;
+/// The logging binary could not be started, or its URI is not one we can run.
+#[derive(Debug, thiserror::Error)]
+#[error("logging binary {path}: {reason}")]
+pub struct LogBinaryError {
+    pub path: String,
+    pub reason: String,
+}
 
 /// Starts the logging binary named by `uri`; returns the write ends for the process's
 /// stdout and stderr once the binary said it is ready. The shim's reaper collects it
 /// when it exits (at end of input).
-pub fn start(uri: &str, id: &str, namespace: &str) -> Result<(OwnedFd, OwnedFd), StdioError> {
+pub fn start(uri: &str, id: &str, namespace: &str) -> Result<(OwnedFd, OwnedFd), LogBinaryError> {
     let (path, args) = parse(uri)?;
-    let fail = |reason: String| StdioError::LogBinary {
+    let fail = |reason: String| LogBinaryError {
         path: path.clone(),
         reason,
     };
@@ -31,7 +37,7 @@ pub fn start(uri: &str, id: &str, namespace: &str) -> Result<(OwnedFd, OwnedFd),
     let (err_r, err_w) = pipe()?;
     let (ready_r, ready_w) = pipe()?;
     // Park the child's three ends above any descriptor number they must land on.
-    let high = |fd: &OwnedFd| -> Result<RawFd, StdioError> {
+    let high = |fd: &OwnedFd| -> Result<RawFd, LogBinaryError> {
         fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(10)).map_err(|e| sys("dup", e))
     };
     let parked = [high(&out_r)?, high(&err_r)?, high(&ready_w)?];
@@ -72,12 +78,12 @@ pub fn start(uri: &str, id: &str, namespace: &str) -> Result<(OwnedFd, OwnedFd),
 }
 
 /// `binary:///usr/bin/logger?a=1&b` → ("/usr/bin/logger", ["a", "1", "b"]).
-fn parse(uri: &str) -> Result<(String, Vec<String>), StdioError> {
+fn parse(uri: &str) -> Result<(String, Vec<String>), LogBinaryError> {
     let rest = uri.strip_prefix("binary://").unwrap_or(uri);
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let path = percent_decode(path);
     if !path.starts_with('/') {
-        return Err(StdioError::LogBinary {
+        return Err(LogBinaryError {
             path,
             reason: "must be an absolute path".into(),
         });

@@ -19,10 +19,8 @@ use crate::args::Args;
 use crate::events::Publisher;
 use crate::idle::Idle;
 use crate::service::{Reply, Service};
+use crate::start::LISTENER_FD;
 use crate::wire::Conn;
-
-/// The listening socket `start` passes to the shim it spawns.
-pub const LISTENER_FD: RawFd = 3;
 
 /// Libcontainer's state root for a namespace, as runc's shim uses /run/containerd/runc.
 /// A containerd on another address (tests, a second daemon) gets its own root, so equal

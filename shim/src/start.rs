@@ -21,7 +21,6 @@ use containerd_shim_protos::bootstrap_api::{BootstrapParams, BootstrapResult};
 use protobuf::Message;
 
 use crate::args::Args;
-use crate::serve::LISTENER_FD;
 
 const SANDBOX_ANNOTATION: &str = "io.kubernetes.cri.sandbox-id";
 const SOCKET_DIR: &str = "/run/containerd/s";
@@ -40,6 +39,9 @@ pub fn group_of(bundle: &Path, id: &str) -> String {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| id.to_string())
 }
+
+/// The listening socket `start` passes to the shim it spawns (serve.rs takes it).
+pub const LISTENER_FD: std::os::fd::RawFd = 3;
 
 /// FNV-1a over the parts (each followed by a NUL): stable across builds, unlike std's
 /// hasher, so a newer shim finds what an older one made.

@@ -24,8 +24,8 @@ pub enum StdioError {
     },
     #[error("stdio URI {0:?}: only fifos, file:// and binary:// are supported")]
     Unsupported(String),
-    #[error("logging binary {path}: {reason}")]
-    LogBinary { path: String, reason: String },
+    #[error(transparent)]
+    LogBinary(#[from] crate::logbinary::LogBinaryError),
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -23,7 +23,7 @@ use nix::unistd::{fork, pipe, read, write, ForkResult};
 use oci_spec::runtime::{LinuxIdMapping, Mount, Spec};
 
 use super::mount_attr::{set_attr, MountAttr, AT_RECURSIVE, MOUNT_ATTR_IDMAP};
-use super::mount_options::MountOptions;
+use super::mount_options::{IdmapKind, MountOptions};
 use super::RootfsError;
 
 const OPEN_TREE_CLONE: libc::c_uint = 1;
@@ -102,13 +102,6 @@ pub fn open_idmapped(spec: &Spec) -> Result<IdmappedMounts, RootfsError> {
         out.fds.push((index, tree));
     }
     Ok(out)
-}
-
-/// Whether `idmap` applies to the whole tree (`ridmap`) or its top mount only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum IdmapKind {
-    Top,
-    Recursive,
 }
 
 /// Init side: attach a detached mount at `target` (an fd resolved inside the rootfs).

@@ -17,6 +17,7 @@
 
 mod cgroup;
 mod devices;
+mod entry;
 mod finalize;
 mod idmap;
 mod mount_attr;

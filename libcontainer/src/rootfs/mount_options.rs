@@ -2,7 +2,6 @@
 
 use nix::mount::MsFlags;
 
-use super::idmap::IdmapKind;
 use super::mount_attr as attr;
 
 /// What an option does to the mount.
@@ -181,6 +180,13 @@ pub(crate) fn propagation_flags(name: &str) -> Option<MsFlags> {
         Some(Effect::Propagation(f)) => Some(f),
         _ => None,
     }
+}
+
+/// Whether `idmap` applies to the whole tree (`ridmap`) or its top mount only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdmapKind {
+    Top,
+    Recursive,
 }
 
 #[cfg(test)]

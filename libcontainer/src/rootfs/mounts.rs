@@ -1,18 +1,17 @@
-//! One spec mount entry → mount(2) calls on a target resolved inside the rootfs.
+//! mount(2) calls on targets resolved inside the rootfs: binds, filesystems, remounts,
+//! propagation, and the context they run in. entry.rs picks which one a spec entry needs.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::SFlag;
-use oci_spec::runtime::Mount;
 
-use super::mount_attr::{set_attr, MountAttr};
+use super::idmap;
 use super::mount_options::MountOptions;
 use super::secure_join::{normalize, open_in_root, proc_fd_path, Create};
 use super::RootfsError;
-use super::{cgroup, idmap};
 use crate::mountinfo::MountInfo;
 
 /// Flags the kernel locks on a mount made in a more privileged mount namespace; a
@@ -50,62 +49,6 @@ impl MountCtx<'_> {
     }
 }
 
-/// Mounts one entry of `spec.mounts()`; `idmapped` is its detached, idmapped tree if the
-/// entry asks for one (made by the runtime, see `idmap.rs`).
-pub(crate) fn mount_entry(
-    ctx: &MountCtx<'_>,
-    m: &Mount,
-    idmapped: Option<RawFd>,
-) -> Result<(), RootfsError> {
-    let dest = m.destination();
-    let typ = m.typ().as_deref().unwrap_or("");
-    let src = m
-        .source()
-        .as_deref()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
-    if typ == "bind" {
-        opts.flags.insert(MsFlags::MS_BIND);
-    }
-    let result = if idmap::wants_idmap(m, &opts) {
-        match idmapped {
-            Some(tree) => bind_idmapped(ctx, tree, Path::new(&src), dest, &opts),
-            None => Err(RootfsError::Idmap(
-                "idmapped mount was not prepared by the runtime".into(),
-            )),
-        }
-    } else if typ == "cgroup" {
-        cgroup::mount_cgroup(ctx, dest, &opts)
-    } else if opts.is_bind() {
-        bind(ctx, Path::new(&src), dest, &opts)
-    } else {
-        fs_mount(ctx, &src, dest, typ, &opts)
-    };
-    result
-        .and_then(|()| apply_rec_attrs(ctx, dest, &opts))
-        .map_err(|e| RootfsError::mount(src, dest.to_string_lossy(), e))
-}
-
-/// The recursive options (`rro`, `rnosuid`, …) on the mount just made and every mount
-/// below it, as runc does after the mount.
-fn apply_rec_attrs(
-    ctx: &MountCtx<'_>,
-    dest: &Path,
-    opts: &MountOptions,
-) -> Result<(), RootfsError> {
-    if !opts.has_rec_attrs() {
-        return Ok(());
-    }
-    let target = ctx.open(dest, Create::Nothing)?;
-    let attr = MountAttr {
-        attr_set: opts.rec_set,
-        attr_clr: opts.rec_clr,
-        ..MountAttr::default()
-    };
-    set_attr(target.as_fd(), &attr, true).map_err(|e| RootfsError::sys("mount_setattr", e))
-}
-
 /// A bind mount: stat the source, create the target as a dir or file, bind, then
 /// remount for ro/nosuid/..., then propagation.
 pub(crate) fn bind(
@@ -130,7 +73,7 @@ pub(crate) fn bind(
 
 /// An idmapped bind: the runtime already detached and idmapped the source; attach it,
 /// then remount and propagation as for any bind.
-fn bind_idmapped(
+pub(crate) fn bind_idmapped(
     ctx: &MountCtx<'_>,
     tree: RawFd,
     src: &Path,
@@ -156,7 +99,7 @@ fn bind_idmapped(
 
 /// Any filesystem mount (tmpfs, proc, sysfs, mqueue, devpts, ...): the target is a
 /// directory; tmpfs and /dev are mounted writable and remounted read-only afterwards.
-fn fs_mount(
+pub(crate) fn fs_mount(
     ctx: &MountCtx<'_>,
     src: &str,
     dest: &Path,

@@ -6,8 +6,9 @@ use std::path::Path;
 use nix::mount::MsFlags;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
+use super::entry::mount_entry;
 use super::mount_options::propagation_flags;
-use super::mounts::{mount_entry, mount_path, MountCtx};
+use super::mounts::{mount_path, MountCtx};
 use super::secure_join::open_root;
 use super::{devices, RootfsError, RootfsOptions};
 use crate::mountinfo::{parse_mountinfo, MountInfo};
