@@ -451,7 +451,7 @@ package_install_run_purge() {
     cp /etc/docker/daemon.json "$saved/daemon.json"
     restore() {
         mv "$saved/berth" "$saved/containerd-shim-berth-v2" /usr/local/bin/ 2>/dev/null
-        cp "$saved/daemon.json" /etc/docker/daemon.json && systemctl restart docker
+        cp "$saved/daemon.json" /etc/docker/daemon.json && systemctl restart containerd docker
     }
     trap restore RETURN
     dpkg -i "$deb" >"$W/dpkg.log" 2>&1 || { cat "$W/dpkg.log"; die "dpkg -i $deb"; }
@@ -462,7 +462,8 @@ package_install_run_purge() {
     jq -s '.[0] * .[1]' "$saved/daemon.json" /usr/share/doc/berth/examples/daemon.json >/etc/docker/daemon.json ||
         die "merge the example daemon.json"
     want /usr/bin/berth "$(jq -r .runtimes.berth.path /etc/docker/daemon.json)" "the example's runtime path"
-    systemctl restart docker || die "restart docker"
+    # containerd remembers where it found a shim binary: restarted, it finds the package's.
+    systemctl restart containerd docker || die "restart containerd and docker"
     for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
     want hi "$(with_timeout docker run --rm --runtime berth busybox:local echo hi)" "docker run --runtime berth (package)"
     want hi "$(with_timeout docker run --rm --runtime berth-shim busybox:local echo hi)" "docker run --runtime berth-shim (package)"
