@@ -269,6 +269,16 @@ runtime_test!(run_keep, |rt| {
     rt.delete(&id).ok();
 });
 
+// runc's `run --no-subreaper` (podman and scripts pass it): taken, and the exit status
+// is still the container's.
+runtime_test!(run_no_subreaper, |rt| {
+    let b = Bundle::sh("exit 3");
+    b.write();
+    let id = rt.id("nosubreaper");
+    let out = rt.run(&["run", "--no-subreaper", "--bundle", bpath(&b), &id]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+});
+
 runtime_test!(options_after_id, |rt| {
     let b = sleeper();
     b.write();

@@ -16,6 +16,10 @@ pub struct RunArgs {
     /// Do not delete the container after it exits
     #[arg(long)]
     pub keep: bool,
+    /// Disable the use of the subreaper used to reap reparented processes (berth is never
+    /// one: processes orphaned outside a PID namespace go to the host's init either way)
+    #[arg(long = "no-subreaper")]
+    pub no_subreaper: bool,
 }
 
 pub fn run(g: &Globals, a: &RunArgs) -> anyhow::Result<i32> {
