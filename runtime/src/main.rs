@@ -177,7 +177,7 @@ fn main() {
     };
     let result = match &cli.command {
         Command::Create(a) => create::run(&globals, a),
-        Command::Check(a) => check::run(a),
+        Command::Check(a) => check::run(&globals, a),
         Command::Start(a) => start::run(&globals, a),
         Command::Run(a) => run::run(&globals, a),
         Command::State(a) => state::run(&globals, a),

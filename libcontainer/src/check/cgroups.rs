@@ -7,7 +7,7 @@ use std::path::Path;
 use oci_spec::runtime::{LinuxCpu, LinuxResources};
 
 use super::{Bundle, Report};
-use crate::cgroups::{Cgroup, Driver};
+use crate::cgroups::Cgroup;
 
 /// Which controller each resource needs: (field, v1 controller, v2 controller or None
 /// when v2 cannot set it, whether the spec sets it).
@@ -16,14 +16,16 @@ type Need = (&'static str, &'static str, Option<&'static str>, bool);
 pub(super) fn check(b: &Bundle, r: &mut Report) {
     let linux = b.spec.linux().as_ref();
     let path = linux.and_then(|l| l.cgroups_path().as_deref());
-    let cgroup = match Cgroup::resolve(path, "berth-check", Driver::Cgroupfs) {
+    let cgroup = match Cgroup::resolve(path, "berth-check", b.driver) {
         Ok(c) => c,
         Err(e) => {
-            r.error(
-                "linux.cgroupsPath",
-                e.to_string(),
-                "an absolute path such as /berth/web, or a relative one without \"..\"",
-            );
+            let hint = if b.driver == crate::cgroups::Driver::Cgroupfs {
+                "a path below the hierarchy's root, such as /berth/web or berth/web"
+            } else {
+                "slice:prefix:name (e.g. system.slice:berth:web) with systemd running, \
+                 or no --systemd-cgroup"
+            };
+            r.error("linux.cgroupsPath", e.to_string(), hint);
             return;
         }
     };

@@ -109,10 +109,17 @@ pub(crate) struct Bundle<'a> {
     pub dir: &'a Path,
     /// The rootfs, when it is a usable directory.
     pub rootfs: Option<&'a Path>,
+    /// Who would make the cgroup (`--systemd-cgroup`), as `create` picks it.
+    pub driver: crate::cgroups::Driver,
 }
 
-/// Checks the bundle in `bundle` against the spec and this host.
+/// Checks the bundle in `bundle` against the spec and this host, for the cgroupfs driver.
 pub fn check_bundle(bundle: &Path) -> Report {
+    check_bundle_with(bundle, crate::cgroups::Driver::Cgroupfs)
+}
+
+/// [`check_bundle`] for the cgroup driver `create` would be given.
+pub fn check_bundle_with(bundle: &Path, driver: crate::cgroups::Driver) -> Report {
     let linted = crate::spec::lint(bundle);
     let mut report = Report::default();
     for f in linted.findings {
@@ -125,6 +132,7 @@ pub fn check_bundle(bundle: &Path) -> Report {
         spec,
         dir,
         rootfs: linted.rootfs.as_deref(),
+        driver: crate::container::effective_driver(driver),
     };
     namespaces::check(&b, &mut report);
     ids::check(&b, &mut report);

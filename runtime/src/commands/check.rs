@@ -4,7 +4,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use libcontainer::check::{check_bundle, Report, Severity};
+use libcontainer::check::{check_bundle_with, Report, Severity};
+
+use crate::Globals;
 
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
@@ -16,8 +18,8 @@ pub struct CheckArgs {
     pub format: String,
 }
 
-pub fn run(a: &CheckArgs) -> anyhow::Result<i32> {
-    let report = check_bundle(&a.bundle);
+pub fn run(g: &Globals, a: &CheckArgs) -> anyhow::Result<i32> {
+    let report = check_bundle_with(&a.bundle, g.cgroup_driver);
     let text = if a.format == "json" {
         json(&report)?
     } else {
