@@ -3,13 +3,15 @@
 //! Everything a container needs from the kernel lives here; the `berth` binary and the
 //! containerd shim are thin fronts over it. The public surface is deliberately small:
 //! [`ContainerBuilder`] creates a container from a bundle, [`Container`] carries the
-//! operations on an existing one, [`state`] describes what `berth state` prints, and
-//! [`Error`] is the one error type.
+//! operations on an existing one, [`state`] describes what `berth state` prints,
+//! [`check::check_bundle`] lints a bundle against the spec and this host (`berth check`),
+//! and [`Error`] is the one error type.
 
 pub use oci_spec;
 
 mod capabilities;
 mod cgroups;
+pub mod check;
 pub mod container;
 mod errno;
 mod error;

@@ -10,6 +10,12 @@ pub(crate) fn selinux_enabled() -> bool {
     Path::new("/sys/fs/selinux/enforce").exists()
 }
 
+/// Whether AppArmor is enabled on this host; without it, applying a profile fails.
+pub(crate) fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.trim() == "Y")
+}
+
 /// Has the next execve run under AppArmor profile `name`. runc does not check whether
 /// AppArmor is enabled: without it the kernel refuses the write, and so do we, with
 /// runc's text.

@@ -56,6 +56,8 @@ struct Cli {
 enum Command {
     /// Create a container
     Create(create::CreateArgs),
+    /// Check a bundle against the runtime spec and this host, reporting every problem
+    Check(check::CheckArgs),
     /// Execute the user defined process in a created container
     Start(start::StartArgs),
     /// Create and run a container
@@ -204,6 +206,7 @@ fn main() {
     };
     let result = match &cli.command {
         Command::Create(a) => create::run(&globals, a),
+        Command::Check(a) => check::run(&globals, a),
         Command::Start(a) => start::run(&globals, a),
         Command::Run(a) => run::run(&globals, a),
         Command::State(a) => state::run(&globals, a),

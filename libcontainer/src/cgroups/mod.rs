@@ -458,6 +458,31 @@ impl Cgroup {
         &self.path
     }
 
+    /// Whether the hierarchies are v1 ones (v1 or hybrid layout), where `unified` cannot
+    /// be used and each controller has its own mount.
+    pub(crate) fn is_v1(&self) -> bool {
+        self.mode != Mode::V2
+    }
+
+    /// Where `controller` can be set for this cgroup: the v1 hierarchy's mountpoint that
+    /// carries it, or on v2 the unified mountpoint when its root offers it. `None` when
+    /// the host cannot set it here, which is when `apply` fails with "cannot set
+    /// <controller> limit".
+    pub(crate) fn controller_mount(&self, controller: &str) -> Option<PathBuf> {
+        if self.mode == Mode::V2 {
+            let h = self.hierarchies.iter().find(|h| h.is_unified())?;
+            let list = std::fs::read_to_string(h.mount.join("cgroup.controllers")).ok()?;
+            return list
+                .split_whitespace()
+                .any(|c| c == controller)
+                .then(|| h.mount.clone());
+        }
+        self.hierarchies
+            .iter()
+            .find(|h| h.has(controller))
+            .map(|h| h.mount.clone())
+    }
+
     /// The hierarchy that lists the container's processes: unified on v2, otherwise the
     /// first of `v1::PIDS_FROM` that is mounted.
     fn primary(&self) -> Option<&Hierarchy> {

@@ -180,10 +180,7 @@ fn build(
         .linux()
         .as_ref()
         .and_then(|l| l.cgroups_path().as_deref());
-    let driver = match b.options.cgroup_driver {
-        CgroupDriver::Systemd if crate::rootless::is_rootless() => CgroupDriver::SystemdUser,
-        driver => driver,
-    };
+    let driver = effective_driver(b.options.cgroup_driver);
     let cgroup = Cgroup::resolve(cgroups_path, &b.id, driver)?;
     // An init placed in a frozen cgroup would never answer; runc refuses up front.
     if cgroup.is_frozen()? {
@@ -363,6 +360,14 @@ fn build(
     }
     crate::trace::mark("state write");
     Ok(record)
+}
+
+/// `--systemd-cgroup` unprivileged means the user's systemd manager.
+pub(crate) fn effective_driver(driver: CgroupDriver) -> CgroupDriver {
+    match driver {
+        CgroupDriver::Systemd if crate::rootless::is_rootless() => CgroupDriver::SystemdUser,
+        driver => driver,
+    }
 }
 
 pub(super) fn hook_state(record: &Record, status: Status) -> HookState {

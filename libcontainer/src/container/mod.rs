@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Spec;
 
+pub(crate) use create::effective_driver;
 pub use create::{Console, ContainerBuilder, CreateOptions};
 pub use exec::ExecOptions;
 

@@ -37,7 +37,7 @@ pub(crate) fn apply(process: &Process) -> Result<()> {
 }
 
 /// The ioprio value: class in the top bits, the level (0–7, as runc checks) below.
-fn ioprio_value(io: &LinuxIOPriority) -> Result<u32> {
+pub(crate) fn ioprio_value(io: &LinuxIOPriority) -> Result<u32> {
     let level = io.priority();
     if !(0..=7).contains(&level) {
         return Err(Error::Config(format!(

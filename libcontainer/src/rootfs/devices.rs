@@ -110,7 +110,7 @@ pub(crate) fn device_list(spec: &Spec) -> Result<Vec<Node>, RootfsError> {
     Ok(nodes)
 }
 
-fn node_from_spec(d: &LinuxDevice) -> Result<Node, RootfsError> {
+pub(crate) fn node_from_spec(d: &LinuxDevice) -> Result<Node, RootfsError> {
     let invalid = || RootfsError::path("mknod", d.path(), Errno::EINVAL);
     let kind = match d.typ() {
         LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,

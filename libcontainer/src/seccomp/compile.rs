@@ -168,18 +168,19 @@ pub(crate) fn compile(seccomp: &LinuxSeccomp) -> Result<Vec<Program>, SeccompErr
 /// ones this host can run; architectures of other machines never reach this kernel.
 fn abis(archs: &[Arch]) -> Vec<Abi> {
     let mut set = BTreeSet::from([Abi::X86_64]);
-    for arch in archs {
-        match arch {
-            Arch::ScmpArchX86 => {
-                set.insert(Abi::X86);
-            }
-            Arch::ScmpArchX32 => {
-                set.insert(Abi::X32);
-            }
-            _ => {}
-        }
-    }
+    set.extend(archs.iter().filter_map(abi_of));
     set.into_iter().collect()
+}
+
+/// The ABI an architecture of the spec is filtered as on this host; the others are
+/// skipped (their syscalls meet the bad-architecture action).
+pub(super) fn abi_of(arch: &Arch) -> Option<Abi> {
+    match arch {
+        Arch::ScmpArchX86_64 => Some(Abi::X86_64),
+        Arch::ScmpArchX86 => Some(Abi::X86),
+        Arch::ScmpArchX32 => Some(Abi::X32),
+        _ => None,
+    }
 }
 
 /// Architecture dispatch and the ENOSYS stub for `abi`.

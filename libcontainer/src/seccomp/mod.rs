@@ -39,6 +39,19 @@ pub enum SeccompError {
     },
 }
 
+/// Whether filters on this host cover `arch` (for `berth check`).
+pub(crate) fn arch_supported(arch: &oci_spec::runtime::Arch) -> bool {
+    compile::abi_of(arch).is_some()
+}
+
+/// Whether any ABI this host filters has a syscall called `name`; the filter skips
+/// names none has.
+pub(crate) fn syscall_known(name: &str) -> bool {
+    [table::Abi::X86_64, table::Abi::X86, table::Abi::X32]
+        .iter()
+        .any(|abi| abi.number(name).is_some())
+}
+
 /// A compiled filter, ready to install.
 #[derive(Debug)]
 pub(crate) struct Filter {

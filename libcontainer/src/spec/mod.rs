@@ -14,6 +14,7 @@ use crate::namespaces::NamespacePlan;
 #[cfg(feature = "fuzzing")]
 pub(crate) use validate::validate as validate_spec_only;
 pub(crate) use validate::validate_process;
+pub(crate) use validate::{Finding, Findings};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -54,6 +55,34 @@ impl SpecError {
         let field = field.into();
         let message = format!("{field}: {}", message.into());
         SpecError::Invalid { field, message }
+    }
+
+    /// The JSON path the error is about (`config.json` for the file as a whole).
+    pub(crate) fn field(&self) -> String {
+        match self {
+            SpecError::Bundle { .. } => "bundle".into(),
+            SpecError::ConfigMissing { .. } | SpecError::Read { .. } => "config.json".into(),
+            SpecError::Parse { field, .. } if field.is_empty() || field == "." || field == "?" => {
+                "config.json".into()
+            }
+            SpecError::Parse { field, .. } | SpecError::Invalid { field, .. } => field.clone(),
+            SpecError::RootfsMissing { .. }
+            | SpecError::RootfsSymlink { .. }
+            | SpecError::RootfsNotDir { .. } => "root.path".into(),
+        }
+    }
+
+    /// What is wrong, without the field the text may start with.
+    pub(crate) fn problem(&self) -> String {
+        match self {
+            SpecError::Parse { message, .. } => message.clone(),
+            SpecError::Invalid { field, message } => message
+                .strip_prefix(field.as_str())
+                .and_then(|m| m.strip_prefix(": "))
+                .unwrap_or(message)
+                .to_string(),
+            other => other.to_string(),
+        }
     }
 
     /// runc's exact text for `field`, where clients or users know it.
@@ -162,19 +191,8 @@ pub(crate) fn load(bundle: &Path) -> Result<ContainerConfig, SpecError> {
     let (spec, text) = read_bundle_config(bundle)?;
     let bundle = absolute(bundle)?;
     validate::validate(&spec)?;
-    let root = spec
-        .root()
-        .as_ref()
+    let rootfs = rootfs_path(&spec, &bundle)
         .ok_or_else(|| SpecError::invalid("root", "root must be set"))?;
-    // A relative root is resolved from the bundle's real path, as runc does after its
-    // chdir into the bundle: a bundle reached through a symlink is fine.
-    let rootfs = clean(&if root.path().is_absolute() {
-        root.path().clone()
-    } else {
-        fs::canonicalize(&bundle)
-            .unwrap_or_else(|_| bundle.clone())
-            .join(root.path())
-    });
     check_rootfs(&rootfs)?;
     let namespaces = NamespacePlan::from_spec(&spec)?;
     Ok(ContainerConfig {
@@ -184,6 +202,73 @@ pub(crate) fn load(bundle: &Path) -> Result<ContainerConfig, SpecError> {
         namespaces,
         text: Some(text),
     })
+}
+
+/// What `berth check` learns from the bundle alone: every problem `load` would stop at
+/// the first of, and as much of the bundle as could be read.
+#[derive(Debug, Default)]
+pub(crate) struct Linted {
+    pub spec: Option<Spec>,
+    /// The absolute bundle path, once known.
+    pub bundle: Option<PathBuf>,
+    /// The rootfs, when root.path names a usable directory.
+    pub rootfs: Option<PathBuf>,
+    pub findings: Vec<Finding>,
+}
+
+/// The same steps as [`load`], collecting every problem instead of stopping.
+pub(crate) fn lint(bundle: &Path) -> Linted {
+    let mut out = Linted::default();
+    let mut findings = Findings::default();
+    let spec = match read_bundle_config(bundle) {
+        Ok((spec, _)) => spec,
+        Err(e) => {
+            let hint = match &e {
+                SpecError::Bundle { .. } => "pass the bundle directory with --bundle",
+                SpecError::ConfigMissing { .. } => "write one with `berth spec`",
+                SpecError::Parse { .. } => "fix the value at this path (see the runtime spec)",
+                _ => "make config.json readable",
+            };
+            findings.push(e, hint);
+            out.findings = findings.into_vec();
+            return out;
+        }
+    };
+    let bundle = absolute(bundle).unwrap_or_else(|_| bundle.to_path_buf());
+    validate::collect(&spec, &mut findings);
+    if let Some(rootfs) = rootfs_path(&spec, &bundle) {
+        if !spec
+            .root()
+            .as_ref()
+            .is_some_and(|r| r.path().as_os_str().is_empty())
+        {
+            match check_rootfs(&rootfs) {
+                Ok(()) => out.rootfs = Some(rootfs),
+                Err(e) => findings.push(
+                    e,
+                    "a directory (no symlinks on the way) holding the container's files",
+                ),
+            }
+        }
+    }
+    out.findings = findings.into_vec();
+    out.spec = Some(spec);
+    out.bundle = Some(bundle);
+    out
+}
+
+/// The rootfs `root.path` names. A relative root is resolved from the bundle's real path,
+/// as runc does after its chdir into the bundle: a bundle reached through a symlink is
+/// fine.
+fn rootfs_path(spec: &Spec, bundle: &Path) -> Option<PathBuf> {
+    let root = spec.root().as_ref()?;
+    Some(clean(&if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        fs::canonicalize(bundle)
+            .unwrap_or_else(|_| bundle.to_path_buf())
+            .join(root.path())
+    }))
 }
 
 /// runc's rule: the rootfs must exist and its path must contain no symlink, so that what

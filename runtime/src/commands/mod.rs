@@ -1,5 +1,6 @@
 //! One file per `berth` command.
 
+pub mod check;
 pub mod create;
 pub mod delete;
 pub mod events;
