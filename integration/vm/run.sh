@@ -30,11 +30,27 @@ if [ -n "$deb" ]; then
 fi
 [ -n "${VM_DOCKER_CGROUPDRIVER:-}" ] && echo "$VM_DOCKER_CGROUPDRIVER" >"$work/payload/docker-cgroupdriver"
 t0=$SECONDS
-if ! "$HERE/boot.sh" "$work/payload" "$work/out"; then
+# boot PAYLOAD: one guest run; its console also goes to $work/console.
+boot() {
+    rm -rf "$work/out"
+    "$HERE/boot.sh" "$work/payload" "$work/out" 2>&1 | tee "$work/console"
+    return "${PIPESTATUS[0]}"
+}
+rc=0
+boot || rc=$?
+log=$work/out/out/log
+# Under multi-threaded TCG the guest kernel can die of the emulator's cross-modifying-code
+# race (an int3 Oops at a jump label being patched, seen once in ~20 runs): that says
+# nothing of berth, so such a run is made once more.
+if ! grep -qE '^[0-9]+ passed, [0-9]+ failed' "$log" 2>/dev/null && grep -q 'Kernel panic - not syncing' "$work/console"; then
+    echo "vm/run.sh: the guest kernel panicked (emulation); booting once more"
+    rc=0
+    boot || rc=$?
+fi
+if [ "$rc" -ne 0 ]; then
     echo "0 passed, 1 failed: the modern-host VM run did not complete"
     exit 1
 fi
-log=$work/out/out/log
 booted=$(sed -n 's/^payload: booted in \([0-9.]*\) s$/\1/p' "$log" | head -n1)
 echo "vm/run.sh: guest booted in ${booted:-?} s (guest clock), whole run $((SECONDS - t0)) s on the host"
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)

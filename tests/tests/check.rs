@@ -158,8 +158,8 @@ fn cases() -> Vec<Case> {
         },
         // What config.json's types refuse (the parse error's path).
         Case {
-            field: "linux.resources.memory.limit",
-            edit: |b| resources(b, "memory", json!({"limit": "100M"})),
+            field: "linux.resources.pids.limit",
+            edit: |b| resources(b, "pids", json!({"limit": "100"})),
         },
         Case {
             field: "process.rlimits[0].hard",
@@ -322,6 +322,10 @@ fn cases() -> Vec<Case> {
             edit: |b| {
                 b.set("linux.cgroupsPath", json!("/"));
             },
+        },
+        Case {
+            field: "linux.resources.memory.limit",
+            edit: |b| resources(b, "memory", json!({"limit": 1000})),
         },
         Case {
             field: "linux.resources.memory.swappiness",
