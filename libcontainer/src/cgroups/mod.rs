@@ -48,6 +48,7 @@ mod oom;
 mod resolve;
 mod set;
 mod stats;
+pub(crate) use stats::hugepage_sizes;
 mod systemd;
 mod v1;
 mod v2;

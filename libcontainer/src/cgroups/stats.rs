@@ -182,7 +182,7 @@ fn cpu_list(text: &str) -> Vec<u16> {
 }
 
 /// Hugepage sizes the kernel offers, as cgroup file infixes (`2MB`, `1GB`).
-fn hugepage_sizes() -> Vec<String> {
+pub(crate) fn hugepage_sizes() -> Vec<String> {
     let Ok(dir) = std::fs::read_dir("/sys/kernel/mm/hugepages") else {
         return Vec::new();
     };

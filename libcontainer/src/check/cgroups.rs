@@ -382,25 +382,7 @@ fn kib(size: &str) -> u64 {
 }
 
 fn host_sizes() -> String {
-    let mut sizes: Vec<String> = std::fs::read_dir("/sys/kernel/mm/hugepages")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let kb: u64 = name
-                .strip_prefix("hugepages-")?
-                .strip_suffix("kB")?
-                .parse()
-                .ok()?;
-            Some(match kb {
-                k if k >= 1 << 20 && k % (1 << 20) == 0 => format!("{}GB", k >> 20),
-                k if k >= 1 << 10 && k % (1 << 10) == 0 => format!("{}MB", k >> 10),
-                k => format!("{k}KB"),
-            })
-        })
-        .collect();
-    sizes.sort();
+    let sizes = crate::cgroups::hugepage_sizes();
     if sizes.is_empty() {
         "none".into()
     } else {
