@@ -24,6 +24,23 @@ pub struct Pages {
     pub completions: bool,
 }
 
+/// When `BERTH_DOCGEN_OUT` is set: writes the docs of `cmd()` there and ends the process
+/// (exit 1, one line on stderr, if that fails). Otherwise returns and the binary goes on.
+pub fn generate_if_asked(cmd: impl FnOnce() -> Command, pages: &Pages) {
+    let Some(out) = std::env::var_os(OUT_ENV) else {
+        return;
+    };
+    let cmd = cmd();
+    let name = cmd.get_name().to_string();
+    match generate(cmd, pages, out.as_ref()) {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("{name}: writing the docs to {}: {e}", out.to_string_lossy());
+            std::process::exit(1);
+        }
+    }
+}
+
 /// Writes `OUT/man/<name>.<section>` for the command and each visible subcommand
 /// (`berth-create.8`), and `OUT/completions/{bash/<name>,zsh/_<name>,fish/<name>.fish}`.
 pub fn generate(cmd: Command, pages: &Pages, out: &Path) -> io::Result<()> {

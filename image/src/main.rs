@@ -44,21 +44,13 @@ pub struct Cli {
 
 fn main() {
     #[cfg(feature = "docgen")]
-    if let Some(out) = std::env::var_os(berth_docgen::OUT_ENV) {
-        use clap::CommandFactory;
-        let pages = berth_docgen::Pages {
+    berth_docgen::generate_if_asked(
+        <Cli as clap::CommandFactory>::command,
+        &berth_docgen::Pages {
             section: "1",
             completions: true,
-        };
-        if let Err(e) = berth_docgen::generate(Cli::command(), &pages, out.as_ref()) {
-            eprintln!(
-                "berth-image: writing the docs to {}: {e}",
-                out.to_string_lossy()
-            );
-            std::process::exit(1);
-        }
-        return;
-    }
+        },
+    );
     let cli = Cli::parse();
     match cli::run(&cli.root, cli.cmd) {
         Ok(code) => std::process::exit(code),

@@ -146,20 +146,13 @@ fn version_text() -> &'static str {
 
 fn main() {
     #[cfg(feature = "docgen")]
-    if let Some(out) = std::env::var_os(berth_docgen::OUT_ENV) {
-        use clap::CommandFactory;
-        let pages = berth_docgen::Pages {
+    berth_docgen::generate_if_asked(
+        <Cli as clap::CommandFactory>::command,
+        &berth_docgen::Pages {
             section: "8",
             completions: true,
-        };
-        if let Err(e) = berth_docgen::generate(Cli::command(), &pages, out.as_ref()) {
-            logging::fatal(&format!(
-                "writing the docs to {}: {e}",
-                out.to_string_lossy()
-            ));
-        }
-        return;
-    }
+        },
+    );
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => match e.kind() {

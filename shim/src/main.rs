@@ -42,20 +42,13 @@ impl log::Log for StderrLog {
 
 fn main() {
     #[cfg(feature = "docgen")]
-    if let Some(out) = std::env::var_os(berth_docgen::OUT_ENV) {
-        let pages = berth_docgen::Pages {
+    berth_docgen::generate_if_asked(
+        args::command,
+        &berth_docgen::Pages {
             section: "8",
             completions: false,
-        };
-        if let Err(e) = berth_docgen::generate(args::command(), &pages, out.as_ref()) {
-            eprintln!(
-                "containerd-shim-berth-v2: writing the docs to {}: {e}",
-                out.to_string_lossy()
-            );
-            std::process::exit(1);
-        }
-        return;
-    }
+        },
+    );
     let args = match Args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(e) => {
