@@ -192,8 +192,8 @@ impl<'a> Client<'a> {
         Ok(self.send("HEAD", url, &[], &Body::Empty)?.status == 200)
     }
 
-    fn upload_blob(&mut self, store: &Store, d: &Digest) -> Result<()> {
-        let size = store.blob_size(d)?;
+    /// Uploads the stored blob `d` of `size` bytes unless the registry has it already.
+    fn upload_blob(&mut self, store: &Store, d: &Digest, size: u64) -> Result<()> {
         if self.blob_exists(d)? {
             self.transfer.blob_done(d, size, Some("already there"));
             return Ok(());
@@ -351,26 +351,25 @@ pub fn push(store: &Store, image: &str, reference: &str, opts: &Options) -> Resu
     let r = Reference::parse(reference)?;
     let img = store.image(image)?;
     let mut c = Client::new(&r, opts, true)?;
-    let blobs: Vec<&Digest> = img
+    let mut blobs = Vec::new();
+    for d in img
         .manifest
         .layers
         .iter()
         .map(|l| &l.digest)
         .chain(std::iter::once(&img.config_digest))
-        .collect();
-    let mut bytes_to_send = 0;
-    for d in &blobs {
-        bytes_to_send += store.blob_size(d)?;
+    {
+        blobs.push((d, store.blob_size(d)?));
     }
     c.transfer = Arc::new(Transfer::new(
         "push",
         reference,
         blobs.len(),
-        bytes_to_send,
+        blobs.iter().map(|(_, size)| size).sum(),
         opts.progress,
     ));
-    for d in blobs {
-        c.upload_blob(store, d)?;
+    for (d, size) in blobs {
+        c.upload_blob(store, d, size)?;
     }
     c.transfer.finish();
     let bytes = store.read_blob(&img.manifest_digest)?;
