@@ -3,6 +3,7 @@
 # 2, podman 5, runc 1.3) and runs integration/vm/scenarios.sh in it against the berth and
 # shim binaries of BIN_DIR. Ends with the guest's "N passed, N failed".
 # Usage: integration/vm/run.sh [BIN_DIR]   (default target/debug)
+# VM_ONLY=REGEX runs only the scenarios whose name matches (e.g. VM_ONLY='^docker').
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 bin=$(realpath -m "${1:-$HERE/../../target/debug}")
@@ -28,6 +29,7 @@ deb=$(ls "$HERE"/../../target/deb/berth_*.deb 2>/dev/null | head -n1)
 if [ -n "$deb" ]; then
     mkdir -p "$work/payload/deb" && cp "$deb" "$work/payload/deb/"
 fi
+[ -n "${VM_ONLY:-}" ] && echo "$VM_ONLY" >"$work/payload/only"
 [ -n "${VM_DOCKER_CGROUPDRIVER:-}" ] && echo "$VM_DOCKER_CGROUPDRIVER" >"$work/payload/docker-cgroupdriver"
 t0=$SECONDS
 # boot PAYLOAD: one guest run; its console also goes to $work/console.
