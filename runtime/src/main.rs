@@ -153,7 +153,10 @@ fn main() {
             completions: true,
         },
     );
-    let cli = match Cli::try_parse() {
+    let parsed = runc_help_layout(<Cli as clap::CommandFactory>::command())
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => match e.kind() {
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
@@ -224,6 +227,28 @@ fn main() {
         }
         Err(e) => logging::fatal(&error_text(&e)),
     }
+}
+
+/// Help in runc's layout (urfave/cli's NAME:, USAGE:, COMMANDS:, OPTIONS: sections), which
+/// scripts and runc's own tests read: line 2 is "<binary> <command> - <what it does>".
+/// The binary's name is the one it was started as, so a berth installed as `runc` says runc.
+fn runc_help_layout(cmd: clap::Command) -> clap::Command {
+    let bin = std::env::args_os()
+        .next()
+        .map(PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "berth".to_owned());
+    let top = format!(
+        "NAME:\n   {bin} - Open Container Initiative runtime\n\n{{about}}\n\n\
+         USAGE:\n   {{usage}}\n\nCOMMANDS:\n{{subcommands}}\n\nGLOBAL OPTIONS:\n{{options}}"
+    );
+    cmd.help_template(top).mut_subcommands(|sub| {
+        let name = sub.get_name().to_owned();
+        sub.help_template(format!(
+            "NAME:\n   {bin} {name} - {{about}}\n\nUSAGE:\n   {{usage}}\n\n{{after-help}}\
+             OPTIONS:\n{{options}}"
+        ))
+    })
 }
 
 /// One line for the whole error chain, Go style ("outer: inner: cause"). Library errors

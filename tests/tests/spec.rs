@@ -122,3 +122,74 @@ compare_test!(version_lines_in_runcs_shape, |rt| -> Vec<String> {
             .to_string(),
     ]
 });
+
+// `-h`/`--help` in runc's (urfave/cli's) layout, which scripts and runc's own tests read:
+// "NAME:", then "<rt> - …" for the runtime and "<rt> <command> - …" for each command.
+compare_test!(help_in_runcs_layout, |rt| -> Vec<String> {
+    let mut seen = Vec::new();
+    for args in [
+        vec!["-h"],
+        vec!["--help"],
+        vec!["list", "--help"],
+        vec!["delete", "-h"],
+        vec!["exec", "-h"],
+        vec!["update", "--help"],
+    ] {
+        let out = rt.run(&args).ok();
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        let named = match args[0] {
+            "-h" | "--help" => format!("   {} - Open Container Initiative runtime", rt.name()),
+            cmd => format!("   {} {cmd} - ", rt.name()),
+        };
+        seen.push(format!(
+            "{args:?}: {} {} usage={} options={}",
+            lines[0],
+            lines[1].starts_with(&named),
+            lines.contains(&"USAGE:"),
+            lines
+                .iter()
+                .any(|l| *l == "OPTIONS:" || *l == "GLOBAL OPTIONS:"),
+        ));
+    }
+    seen
+});
+
+// `--debug` lines carry runc's step names (runc's debug.bats looks for them), on stderr or
+// in the `--log` file, in either format.
+compare_test!(debug_lines_name_the_setup_steps, |rt| -> Vec<bool> {
+    let mut b = Bundle::new();
+    b.args(&["true"]);
+    b.write();
+    let mut seen = Vec::new();
+    for format in ["text", "json"] {
+        let log = rt.work().join(format!("debug-{format}.log"));
+        let id = rt.id("debug");
+        let out = rt.run(&[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            format,
+            "--debug",
+            "run",
+            "--bundle",
+            b.path().to_str().unwrap(),
+            &id,
+        ]);
+        let _ = rt.run(&["delete", "--force", &id]);
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let level = if format == "json" {
+            "\"level\":\"debug\""
+        } else {
+            "level=debug"
+        };
+        seen.extend([
+            out.success(),
+            !out.stderr.contains("level=debug"),
+            text.contains(level),
+            text.contains("nsexec container setup"),
+            text.contains("child process in init()"),
+            text.contains("init: closing the pipe to signal completion"),
+        ]);
+    }
+    seen
+});

@@ -286,6 +286,7 @@ fn build(
         idmapped: &idmapped,
     };
     let stdio = &b.options.stdio;
+    log::debug!("nsexec container setup: cloning the init of {}", b.id);
     let spawned = spawn::spawn(&request, &mut |ch| {
         stdio.child_prelude()?;
         init::run(ch, &args)

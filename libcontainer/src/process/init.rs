@@ -33,11 +33,14 @@ pub(crate) struct InitArgs<'a> {
 
 /// Runs in the container's init; returns only with the error that stopped it.
 pub(crate) fn run(ch: &Channel, args: &InitArgs) -> Result<Infallible> {
+    // These --debug lines carry runc's wording: scripts and runc's own tests look for it.
+    log::debug!("child process in init(): setting up container {}", args.id);
     let program = setup_container(ch, args).map_err(|e| match e {
         e @ Error::Exec { .. } => e,
         other => Error::Init(Box::new(other)),
     })?;
     ch.send(&Message::Ready)?;
+    log::debug!("init: closing the pipe to signal completion");
     // From here on nobody reads the channel: like runc's init, report on stderr.
     close_inherited(3 + args.keep_fds, args.fifo);
     let err = wait_and_exec(args, &program);
