@@ -541,6 +541,30 @@ compare_test!(no_pivot_mountinfo_matches_runc, |rt| -> Vec<String> {
     mount_table(&out.stdout)
 });
 
+compare_test!(no_pivot_hides_the_bare_host_proc, |rt| -> (bool, bool) {
+    // Without pivot_root the host's /proc stays in the mount namespace; were it left whole,
+    // a user namespace inside could mount a fresh procfs (the kernel allows that when a
+    // bare one is already mounted) and reach what the container's masks hide.
+    let mut b = Bundle::sh("unshare -mrpf sh -c 'mount -t proc none /proc && echo mounted'");
+    for set in ["bounding", "permitted", "effective"] {
+        b.push(&format!("process.capabilities.{set}"), json!("CAP_SETFCAP"));
+    }
+    b.write();
+    let id = rt.id("nopivot-proc");
+    let out = rt.run(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    let _ = rt.run(&["delete", "--force", &id]);
+    (
+        out.stdout.contains("mounted"),
+        out.stderr.contains("mount: permission denied"),
+    )
+});
+
 berth_only_test!(
     io_priority_and_scheduler_are_applied,
     "process.ioPriority and process.scheduler are runtime-spec 1.2: runc 1.1.5 ignores them",

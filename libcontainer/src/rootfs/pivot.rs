@@ -43,8 +43,44 @@ pub fn enter(rootfs: &Path, opts: &RootfsOptions) -> Result<(), RootfsError> {
 }
 
 fn move_root(rootfs: &Path) -> Result<(), RootfsError> {
+    hide_host_proc_and_sys(rootfs)?;
     chdir(rootfs).map_err(|e| RootfsError::path("chdir", rootfs, e))?;
     mount_path(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)?;
     chroot(".").map_err(|e| RootfsError::path("chroot", rootfs, e))?;
     chdir("/").map_err(|e| RootfsError::path("chdir", "/", e))
+}
+
+/// Without pivot_root the host's mounts stay in the container's mount namespace, only
+/// out of the chroot's reach. The kernel lets a user namespace mount a new procfs or sysfs
+/// when the mount namespace already holds one with nothing over it, so a whole host /proc
+/// or /sys left there would let the container mount a bare one (runc's "--no-pivot must not
+/// expose bare /proc"). Each such mount outside the rootfs is detached, or, where the
+/// kernel refuses that, covered with an empty tmpfs.
+fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), RootfsError> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| RootfsError::path("read", "/proc/self/mountinfo", e))?;
+    let exposed = crate::mountinfo::parse_mountinfo(&text)
+        .into_iter()
+        .filter(|m| matches!(m.fs_type.as_str(), "proc" | "sysfs"))
+        .filter(|m| m.root == Path::new("/") && !m.mount_point.starts_with(rootfs));
+    for m in exposed {
+        let at = m.mount_point.as_path();
+        // Keep the unmount from propagating to the host.
+        match mount_path(None, at, None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None) {
+            Err(e) if e.errno() == Some(nix::errno::Errno::ENOENT) => continue,
+            other => other?,
+        }
+        match umount2(at, MntFlags::MNT_DETACH) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM) => mount_path(
+                Some(Path::new("tmpfs")),
+                at,
+                Some("tmpfs"),
+                MsFlags::empty(),
+                None,
+            )?,
+            Err(e) => return Err(RootfsError::path("unmount", at, e)),
+        }
+    }
+    Ok(())
 }
