@@ -45,6 +45,14 @@ pub(super) fn check(b: &Bundle, r: &mut Report) {
                 "type a, b or c with access made of r, w and m",
             );
         }
+        let access = d.access().as_deref().unwrap_or("");
+        if crate::cgroups::devices::parse_access(access).is_none() {
+            r.warn(
+                format!("linux.resources.devices[{i}].access"),
+                format!("{access:?} holds letters other than r, w and m: they are ignored"),
+                "runc ignores them on cgroup v1 and refuses them on cgroup v2; use r, w and m",
+            );
+        }
     }
     // Unprivileged, a cgroup that cannot be made is skipped rather than fatal.
     if crate::rootless::is_rootless() {

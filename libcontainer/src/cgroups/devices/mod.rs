@@ -85,7 +85,16 @@ fn wildcard(n: Option<i64>) -> Option<i64> {
     n.filter(|n| *n >= 0)
 }
 
-/// Converts one spec rule; an empty access means "rwm", as in runc.
+/// The bits of the letters r, w and m in `text`; other letters are ignored, as runc's
+/// cgroup v1 code does (it reads access as a set of r, w and m), so "rwa" is "rw".
+fn access_letters(text: &str) -> u32 {
+    text.chars().fold(0, |bits, c| {
+        bits | parse_access(&c.to_string()).unwrap_or(0)
+    })
+}
+
+/// Converts one spec rule; an empty access means "rwm", as in runc. A rule whose access
+/// has none of r, w and m comes back with no access bits: it changes nothing.
 pub(crate) fn from_spec(d: &LinuxDeviceCgroup) -> Result<Rule, String> {
     let kind = match d.typ().unwrap_or_default() {
         LinuxDeviceType::A => 'a',
@@ -97,7 +106,7 @@ pub(crate) fn from_spec(d: &LinuxDeviceCgroup) -> Result<Rule, String> {
     let access = if text.is_empty() {
         ACCESS_ALL
     } else {
-        parse_access(text).ok_or_else(|| format!("invalid device access {text:?}"))?
+        access_letters(text)
     };
     Ok(Rule {
         allow: d.allow(),
@@ -119,7 +128,10 @@ pub(crate) fn rules_for_create(spec: &Spec) -> Result<Vec<Rule>, String> {
         .and_then(|r| r.devices().as_ref())
     {
         for d in list {
-            rules.push(from_spec(d)?);
+            let rule = from_spec(d)?;
+            if rule.access != 0 {
+                rules.push(rule);
+            }
         }
     }
     for &(kind, major, minor, access) in DEFAULT_ALLOWED {
@@ -188,6 +200,8 @@ mod tests {
     #[test]
     fn bad_access_is_rejected() {
         assert_eq!(parse_access("rwx"), None);
+        assert_eq!(access_letters("rwa"), ACCESS_READ | ACCESS_WRITE);
+        assert_eq!(access_letters("x"), 0);
         assert_eq!(parse_access("mr"), Some(ACCESS_READ | ACCESS_MKNOD));
     }
 }
