@@ -241,6 +241,57 @@ berth_only_test!(
 // Maps the kernel refuses (two uid ranges overlapping inside the container): the parent's
 // write fails while the child waits for it. A one-line error naming the map file, exit
 // non-zero, nothing left — not a runtime and a child waiting on each other forever.
+/// Two host directories only their owner (host root) may enter, each holding dir/foo.
+fn inaccessible_sources() -> TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let top = TempDir::new("userns-inaccessible");
+    std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for n in ["1", "2"] {
+        let dir = top.path().join(n).join("dir");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("foo"), "x").unwrap();
+        std::fs::set_permissions(top.path().join(n), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+    }
+    top
+}
+
+// The mapped root cannot enter the sources' parents, yet binds them: the runtime opens
+// each source as host root before the init enters the user namespace (runc's
+// "userns with 2 inaccessible mounts"), and exec then sees them too.
+compare_test!(userns_binds_sources_the_mapped_root_cannot_reach, |rt| -> (
+    String,
+    String
+) {
+    let top = inaccessible_sources();
+    let mut b = Bundle::new();
+    b.args(&["sleep", "30"]);
+    userns(&mut b);
+    for n in ["1", "2"] {
+        b.push(
+            "mounts",
+            json!({"destination": format!("/tmp/mount-{n}"), "type": "bind",
+                   "source": top.path().join(n).join("dir"), "options": ["bind"]}),
+        );
+    }
+    let id = rt.start_detached(&b);
+    let exec = rt.exec(&[&id, "cat", "/tmp/mount-1/foo", "/tmp/mount-2/foo"]);
+    let _ = rt.delete_force(&id);
+    let mut run = Bundle::sh("cat /tmp/mount-1/foo /tmp/mount-2/foo");
+    userns(&mut run);
+    for n in ["1", "2"] {
+        run.push(
+            "mounts",
+            json!({"destination": format!("/tmp/mount-{n}"), "type": "bind",
+                   "source": top.path().join(n).join("dir"), "options": ["bind"]}),
+        );
+    }
+    (
+        rt.output_of(&run),
+        format!("{}{}", exec.stdout, exec.code.unwrap_or(-1)),
+    )
+});
+
 runtime_test!(id_maps_the_kernel_refuses_fail_cleanly, |rt| {
     let mut b = Bundle::sh("true");
     userns(&mut b);

@@ -318,6 +318,16 @@ fn build(
                     metadata: None,
                 },
             )?,
+            Some(Message::OpenBindSources) => {
+                for (index, source) in crate::rootfs::plain_binds(spec, &config.bundle) {
+                    if let Some(fd) = crate::rootfs::open_bind_source(record.pid, &source) {
+                        spawned
+                            .channel
+                            .send_with_fds(&Message::BindSource(index), &[fd.as_raw_fd()])?;
+                    }
+                }
+                spawned.channel.send(&Message::BindSourcesDone)?;
+            }
             Some(Message::RunRuntimeHooks) => {
                 let state = hook_state(&record, Status::Creating);
                 let hooks = spec.hooks().as_ref();

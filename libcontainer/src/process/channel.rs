@@ -36,6 +36,12 @@ pub(crate) enum Message {
     SeccompListener,
     /// parent → child: the listener was handed on.
     SeccompListenerDone,
+    /// child → parent (new user namespace, bind mounts): open my bind sources for me.
+    OpenBindSources,
+    /// parent → child: the source of `spec.mounts()[index]`, opened (SCM_RIGHTS).
+    BindSource(usize),
+    /// parent → child: every source that could be opened was sent.
+    BindSourcesDone,
     /// child → parent: setup failed; the text is the whole error.
     Failed(String),
 }

@@ -112,11 +112,17 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         std::fs::write("/proc/self/oom_score_adj", score.to_string())
             .ctx(|| "set oom_score_adj".into())?;
     }
+    let bind_sources = if cfg.namespaces.creates(LinuxNamespaceType::User) {
+        receive_bind_sources(ch, args)?
+    } else {
+        rootfs::BindSources::default()
+    };
     let opts = rootfs::RootfsOptions {
         in_user_ns: cfg.namespaces.creates(LinuxNamespaceType::User)
             || cfg.namespaces.joins(LinuxNamespaceType::User),
         no_pivot: args.no_pivot,
         idmapped: Some(args.idmapped),
+        bind_sources: Some(&bind_sources),
     };
     rootfs::prepare(spec, &cfg.rootfs, &opts)?;
     crate::trace::mark("mounts");
@@ -167,6 +173,30 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
 
 /// The container process's environment, which the init's hooks inherit: merged as the
 /// process gets it (a later NAME=value replaces an earlier one).
+/// In a new user namespace the container's root may not reach a bind source; the runtime,
+/// still host root, opens them for us (see rootfs/bind_sources.rs).
+fn receive_bind_sources(ch: &Channel, args: &InitArgs) -> Result<rootfs::BindSources> {
+    let mut sources = rootfs::BindSources::default();
+    if rootfs::plain_binds(&args.config.spec, &args.config.bundle).is_empty() {
+        return Ok(sources);
+    }
+    ch.send(&Message::OpenBindSources)?;
+    loop {
+        match ch.recv_with_fds()? {
+            Some((Message::BindSource(index), mut fds)) if fds.len() == 1 => {
+                sources.insert(index, fds.remove(0));
+            }
+            Some((Message::BindSourcesDone, _)) => return Ok(sources),
+            other => {
+                return Err(Error::Protocol(format!(
+                    "sync: expected bind sources, got {:?}",
+                    other.map(|(m, _)| m)
+                )))
+            }
+        }
+    }
+}
+
 fn process_env(args: &InitArgs) -> Vec<String> {
     setup::merge_env(args.config.process().env().iter().flatten().cloned())
 }

@@ -102,7 +102,7 @@ pub(crate) fn mount_cgroup(
                 flags: MsFlags::MS_BIND | MsFlags::MS_REC | flags,
                 ..Default::default()
             };
-            super::mounts::bind(ctx, &src, &sub, &bind)?;
+            super::mounts::bind(ctx, &src, None, &sub, &bind)?;
         }
         for c in &controllers {
             if c.starts_with("name=") || Path::new(c) == Path::new(name) {
@@ -151,7 +151,7 @@ fn mount_cgroup2(
                 flags: MsFlags::MS_BIND | MsFlags::MS_REC | flags,
                 ..Default::default()
             };
-            return super::mounts::bind(ctx, &src, dest, &bind)
+            return super::mounts::bind(ctx, &src, None, dest, &bind)
                 .and_then(|()| apply_propagation(ctx, dest, &opts.propagation));
         }
         Err(e) => return Err(e),

@@ -21,6 +21,7 @@ pub(crate) fn mount_entry(
     ctx: &MountCtx<'_>,
     m: &Mount,
     idmapped: Option<RawFd>,
+    source_fd: Option<RawFd>,
 ) -> Result<(), RootfsError> {
     let dest = m.destination();
     let typ = m.typ().as_deref().unwrap_or("");
@@ -43,7 +44,7 @@ pub(crate) fn mount_entry(
     } else if typ == "cgroup" {
         cgroup::mount_cgroup(ctx, dest, &opts)
     } else if opts.is_bind() {
-        bind(ctx, Path::new(&src), dest, &opts)
+        bind(ctx, Path::new(&src), source_fd, dest, &opts)
     } else {
         fs_mount(ctx, &src, dest, typ, &opts)
     };

@@ -4,7 +4,8 @@
 //!
 //! ```ignore
 //! #[derive(Debug, thiserror::Error)] #[non_exhaustive] pub enum RootfsError { .. }
-//! pub struct RootfsOptions<'a> { pub in_user_ns: bool, pub no_pivot: bool, pub idmapped: Option<&'a IdmappedMounts> }
+//! pub struct RootfsOptions<'a> { pub in_user_ns: bool, pub no_pivot: bool, pub idmapped: Option<&'a IdmappedMounts>, pub bind_sources: Option<&'a BindSources> }
+//! pub(crate) fn plain_binds(spec, bundle) / open_bind_source(pid, source); // runtime side, asked by the init
 //! pub fn open_idmapped(spec: &Spec) -> Result<IdmappedMounts, RootfsError>; // runtime side, before spawn
 //! pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<(), RootfsError>;
 //! pub fn enter(rootfs: &Path, opts: &RootfsOptions) -> Result<(), RootfsError>;  // pivot_root or MS_MOVE+chroot
@@ -15,6 +16,7 @@
 //! `enter` (pivot_root) → `finalize` (masked, read-only paths, read-only root,
 //! rootfsPropagation).
 
+mod bind_sources;
 mod cgroup;
 mod devices;
 mod entry;
@@ -34,6 +36,8 @@ use std::path::PathBuf;
 use crate::errno::SysError;
 
 // The lead's process/init calls these; until it is merged nothing in the crate does.
+pub use bind_sources::BindSources;
+pub(crate) use bind_sources::{open_for as open_bind_source, plain_binds};
 pub use finalize::finalize;
 pub use idmap::{open_idmapped, IdmappedMounts};
 pub use pivot::enter;
@@ -57,6 +61,9 @@ pub struct RootfsOptions<'a> {
     /// Idmapped mounts the runtime detached and idmapped before spawning the init
     /// ([`open_idmapped`]); each is attached at its destination instead of a plain bind.
     pub idmapped: Option<&'a IdmappedMounts>,
+    /// Bind sources the runtime opened for the init (see bind_sources.rs), bound from
+    /// their descriptors.
+    pub bind_sources: Option<&'a BindSources>,
 }
 
 /// A failure while building the container's filesystem; one line naming what and where.

@@ -2,7 +2,7 @@
 //! propagation, and the context they run in. entry.rs picks which one a spec entry needs.
 
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
@@ -50,18 +50,22 @@ impl MountCtx<'_> {
 }
 
 /// A bind mount: stat the source, create the target as a dir or file, bind, then
-/// remount for ro/nosuid/..., then propagation.
+/// remount for ro/nosuid/..., then propagation. `source_fd` is the source opened by the
+/// runtime (see bind_sources.rs), used in the path's place.
 pub(crate) fn bind(
     ctx: &MountCtx<'_>,
     src: &Path,
+    source_fd: Option<RawFd>,
     dest: &Path,
     opts: &MountOptions,
 ) -> Result<(), RootfsError> {
-    let st = nix::sys::stat::stat(src).map_err(|e| RootfsError::path("stat", src, e))?;
+    let by_fd = source_fd.map(|fd| PathBuf::from(format!("/proc/self/fd/{fd}")));
+    let from = by_fd.as_deref().unwrap_or(src);
+    let st = nix::sys::stat::stat(from).map_err(|e| RootfsError::path("stat", src, e))?;
     let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
     let target = ctx.open(dest, if is_dir { Create::Dir } else { Create::File })?;
     let bind_flags = opts.flags & (MsFlags::MS_BIND | MsFlags::MS_REC);
-    sys_mount(Some(src), &target, None, bind_flags, None)?;
+    sys_mount(Some(from), &target, None, bind_flags, None)?;
     drop(target);
     let extra = opts.bind_remount_flags();
     if !extra.is_empty() {
@@ -161,7 +165,7 @@ fn bind_host_instead(
         propagation: opts.propagation.clone(),
         ..MountOptions::default()
     };
-    bind(ctx, host, dest, &bind_opts)
+    bind(ctx, host, None, dest, &bind_opts)
 }
 
 pub(crate) fn is_dev(dest: &Path) -> bool {

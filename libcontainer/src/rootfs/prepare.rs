@@ -46,7 +46,8 @@ pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<(), R
     };
     for (index, m) in spec.mounts().iter().flatten().enumerate() {
         let tree = opts.idmapped.and_then(|i| i.get(index));
-        mount_entry(&ctx, m, tree)?;
+        let source = opts.bind_sources.and_then(|s| s.get(index));
+        mount_entry(&ctx, m, tree, source)?;
     }
     if devices::needs_setup(spec) {
         devices::setup_dev(&ctx, spec)?;

@@ -249,6 +249,7 @@ fn rootfs_full_flow_pivot() {
         in_user_ns: false,
         no_pivot: false,
         idmapped: None,
+        bind_sources: None,
     });
 }
 
@@ -258,6 +259,7 @@ fn rootfs_full_flow_no_pivot_bind_devices() {
         in_user_ns: true,
         no_pivot: true,
         idmapped: None,
+        bind_sources: None,
     });
 }
 
