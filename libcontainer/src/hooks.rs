@@ -35,14 +35,18 @@ fn is_zero(pid: &i32) -> bool {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HookError {
-    #[error("error running {kind} hook #{index}: {}: {source}", path)]
+    // The texts hold runc 1.1's ("error running hook #N: error running hook: …", which
+    // runc's tests and clients match) and name the kind, as runc ≥ 1.2 does.
+    #[error("error running {kind} hook #{index}: fork/exec {}: {source}", path)]
     Spawn {
         kind: &'static str,
         index: usize,
         path: String,
         source: std::io::Error,
     },
-    #[error("error running {kind} hook #{index}: {status}, stdout: {stdout}, stderr: {stderr}")]
+    #[error(
+        "error running {kind} hook #{index}: error running hook: {status}, stdout: {stdout}, stderr: {stderr}"
+    )]
     /// `status` reads as Go prints it: "exit status 1", "signal: killed".
     Failed {
         kind: &'static str,
@@ -51,7 +55,7 @@ pub enum HookError {
         stdout: String,
         stderr: String,
     },
-    #[error("error running {kind} hook #{index}: timeout after {secs} seconds")]
+    #[error("error running {kind} hook #{index}: hook ran past specified timeout of {secs}.0s")]
     Timeout {
         kind: &'static str,
         index: usize,

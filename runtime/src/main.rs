@@ -162,6 +162,14 @@ fn main() {
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                 e.exit()
             }
+            clap::error::ErrorKind::InvalidSubcommand => {
+                // runc's (urfave/cli's) text and exit code for a command it does not know.
+                let name = match e.get(clap::error::ContextKind::InvalidSubcommand) {
+                    Some(clap::error::ContextValue::String(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                logging::fatal_with_code(&format!("No help topic for '{name}'"), 3);
+            }
             clap::error::ErrorKind::MissingRequiredArgument => {
                 // runc's wording: `runc: "create" requires exactly 1 argument(s)`.
                 let cmd = std::env::args()
@@ -242,7 +250,10 @@ fn runc_help_layout(cmd: clap::Command) -> clap::Command {
         "NAME:\n   {bin} - Open Container Initiative runtime\n\n{{about}}\n\n\
          USAGE:\n   {{usage}}\n\nCOMMANDS:\n{{subcommands}}\n\nGLOBAL OPTIONS:\n{{options}}"
     );
-    cmd.help_template(top).mut_subcommands(|sub| {
+    // clap (without its "string" feature) names commands with 'static strings; this one
+    // lives as long as the process anyway.
+    let name: &'static str = Box::leak(bin.clone().into_boxed_str());
+    cmd.name(name).help_template(top).mut_subcommands(|sub| {
         let name = sub.get_name().to_owned();
         sub.help_template(format!(
             "NAME:\n   {bin} {name} - {{about}}\n\nUSAGE:\n   {{usage}}\n\n{{after-help}}\

@@ -645,8 +645,14 @@ compare_test!(exec_into_a_sub_cgroup, |rt| -> Vec<String> {
     ]);
     let escape = rt.exec(&["--cgroup", "pids:../x", &id, "true"]);
     let malformed = rt.exec(&["--cgroup", "a:b:c", &id, "true"]);
+    let missing = rt.exec(&["--cgroup", "pids:nonexistent", &id, "true"]);
     rt.delete_force(&id);
     let _ = std::fs::remove_dir(&dir);
+    assert!(
+        missing.stderr.contains(" adding pid ")
+            && missing.stderr.contains("/nonexistent/cgroup.procs"),
+        "{missing:?}"
+    );
     vec![
         format!(
             "{:?} {}",
@@ -662,6 +668,15 @@ compare_test!(exec_into_a_sub_cgroup, |rt| -> Vec<String> {
             "{:?} {}",
             malformed.code,
             normalize_stderr(malformed.stderr.trim(), rt.name())
+        ),
+        // runc's words for it, which its tests match.
+        format!(
+            "{:?} {} {}",
+            missing.code,
+            missing.stderr.contains(" adding pid "),
+            missing
+                .stderr
+                .contains("/nonexistent/cgroup.procs: no such file ")
         ),
     ]
 });

@@ -220,6 +220,8 @@ runtime_test!(hook_failure_fails_create, |rt| {
         rt.root_entries()
     );
     assert!(out.stderr.contains("exit status 3"), "{out:?}");
+    // runc 1.1's words, which its tests and clients match.
+    assert!(out.stderr.contains("error running hook"), "{out:?}");
 });
 
 runtime_test!(hook_prestart_failure_fails_create, |rt| {
@@ -248,7 +250,8 @@ runtime_test!(hook_timeout, |rt| {
         t.elapsed()
     );
     assert!(
-        out.stderr.contains("timeout") || out.stderr.contains("timed out"),
+        out.stderr
+            .contains("hook ran past specified timeout of 1.0s"),
         "{out:?}"
     );
     assert!(

@@ -360,6 +360,23 @@ compare_test!(seccomp_notify_listener, |rt| -> (Value, String) {
     (v, link)
 });
 
+// No agent listening at listenerPath: create fails with runc's words (runc's tests and
+// clients match "failed to connect with seccomp agent").
+compare_test!(seccomp_notify_without_agent_fails, |rt| -> (bool, bool) {
+    let mut p = deny(&["acct"], "SCMP_ACT_NOTIFY", json!({}));
+    p["listenerPath"] = json!(rt.work().join("nobody-listens.sock"));
+    let mut b = Bundle::sh("true");
+    b.set("linux.seccomp", p);
+    let id = rt.id("noagent");
+    let out = rt.create(&id, &b);
+    let seen = (
+        out.success(),
+        out.stderr.contains("failed to connect with seccomp agent"),
+    );
+    assert_eq!(seen, (false, true), "{out:?}");
+    seen
+});
+
 fn recv_with_fd(conn: &std::os::unix::net::UnixStream) -> (Vec<u8>, Vec<i32>) {
     use std::os::fd::AsRawFd;
     let mut buf = vec![0u8; 65536];

@@ -191,5 +191,54 @@ compare_test!(debug_lines_name_the_setup_steps, |rt| -> Vec<bool> {
             text.contains("init: closing the pipe to signal completion"),
         ]);
     }
+    // exec: its own step names.
+    let mut b = Bundle::new();
+    b.args(&["sleep", "30"]);
+    let id = rt.start_detached(&b);
+    let out = rt.run(&["--debug", "exec", &id, "true"]);
+    let _ = rt.run(&["delete", "--force", &id]);
+    seen.extend([
+        out.success(),
+        out.stderr.contains("nsexec container setup"),
+        out.stderr.contains("child process in init()"),
+        out.stderr.contains("setns_init: about to exec"),
+    ]);
+    seen
+});
+
+// Installed under runc's name (the drop-in way: a `runc` symlink), the runtime names itself
+// runc in --version and help, as scripts that parse them expect.
+compare_test!(named_as_started, |rt| -> Vec<String> {
+    let link = rt.work().join("runc");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&rt.bin, &link).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&link)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let version = run(&["--version"]);
+    let help = run(&["delete", "--help"]);
+    assert!(version.starts_with("runc version "), "{version}");
+    vec![
+        version.starts_with("runc version ").to_string(),
+        help.lines()
+            .nth(1)
+            .unwrap_or("")
+            .starts_with("   runc delete - ")
+            .to_string(),
+    ]
+});
+
+// An unknown command: urfave/cli's words and exit code 3.
+compare_test!(unknown_command_has_no_help_topic, |rt| -> (
+    Option<i32>,
+    bool
+) {
+    let out = rt.run(&["foo", "-h"]);
+    let seen = (out.code, out.stderr.contains("No help topic for 'foo'"));
+    assert_eq!(seen, (Some(3), true), "{out:?}");
     seen
 });

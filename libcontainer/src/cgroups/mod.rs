@@ -279,9 +279,11 @@ impl Cgroup {
             }
             let dir = h.dir.join(rel);
             if !dir.is_dir() {
+                // Checked before the process exists; the text is runc's for the write
+                // that fails in its case (clients and runc's tests match it).
                 return Err(CgroupError::Resource(format!(
-                    "sub-cgroup {} does not exist",
-                    dir.display()
+                    "error adding pid to cgroups: open {}: no such file or directory",
+                    dir.join(fs::PROCS).display()
                 )));
             }
             h.dir = dir;

@@ -73,6 +73,10 @@ impl Container {
             extra_env: opts.extra_env.clone(),
         };
         let stdio = &opts.stdio;
+        log::debug!(
+            "nsexec container setup: cloning a process into {}",
+            self.id()
+        );
         let spawned = spawn::spawn(&request, &mut |ch| {
             stdio.child_prelude()?;
             exec::run(ch, &args)

@@ -21,6 +21,8 @@ pub(crate) struct ExecArgs<'a> {
 }
 
 pub(crate) fn run(ch: &Channel, args: &ExecArgs) -> Result<Infallible> {
+    // runc's step names for --debug (see init.rs).
+    log::debug!("child process in init(): joining the container");
     tty::new_session(args.process, args.console_socket)?;
     let program = setup::prepare(
         args.process,
@@ -30,5 +32,6 @@ pub(crate) fn run(ch: &Channel, args: &ExecArgs) -> Result<Infallible> {
         ch,
     )?;
     ch.send(&Message::Ready)?;
+    log::debug!("setns_init: about to exec");
     Err(setup::exec(&program))
 }

@@ -65,7 +65,11 @@ pub(crate) fn forward(
     .map_err(notify_err("socket"))?;
     let addr = UnixAddr::new(path).map_err(notify_err("listenerPath"))?;
     connect(sock.as_raw_fd(), &addr).map_err(|e| SeccompError::Notify {
-        context: format!("connect to {}", path.display()),
+        // runc's words, which clients and runc's tests match.
+        context: format!(
+            "failed to connect with seccomp agent specified in the seccomp profile: dial unix {}: connect",
+            path.display()
+        ),
         source: e.into(),
     })?;
     let fds = [listener.as_raw_fd()];
