@@ -164,7 +164,7 @@ fn go_status(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit status {code}"),
-        (None, Some(sig)) => format!("signal: {}", crate::signal::Sig(sig)),
+        (None, Some(sig)) => format!("signal: {}", crate::signal::Sig(sig).go_description()),
         _ => status.to_string(),
     }
 }

@@ -147,6 +147,52 @@ impl FromStr for Sig {
 }
 
 /// The name when there is one, the number otherwise.
+/// How Go names signals 1–31 on Linux ("signal: killed" in a Go program's exit status),
+/// which runc's error texts carry and its clients and tests match.
+const GO_DESCRIPTIONS: [&str; 31] = [
+    "hangup",
+    "interrupt",
+    "quit",
+    "illegal instruction",
+    "trace/breakpoint trap",
+    "aborted",
+    "bus error",
+    "floating point exception",
+    "killed",
+    "user defined signal 1",
+    "segmentation fault",
+    "user defined signal 2",
+    "broken pipe",
+    "alarm clock",
+    "terminated",
+    "stack fault",
+    "child exited",
+    "continued",
+    "stopped (signal)",
+    "stopped",
+    "stopped (tty input)",
+    "stopped (tty output)",
+    "urgent I/O condition",
+    "CPU time limit exceeded",
+    "file size limit exceeded",
+    "virtual timer expired",
+    "profiling timer expired",
+    "window changed",
+    "I/O possible",
+    "power failure",
+    "bad system call",
+];
+
+impl Sig {
+    /// Go's description of the signal ("killed", "bad system call"); `signal N` beyond.
+    pub(crate) fn go_description(self) -> String {
+        usize::try_from(self.0 - 1)
+            .ok()
+            .and_then(|i| GO_DESCRIPTIONS.get(i))
+            .map_or_else(|| format!("signal {}", self.0), |d| (*d).to_owned())
+    }
+}
+
 impl fmt::Display for Sig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name() {

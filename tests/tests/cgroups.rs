@@ -646,6 +646,7 @@ compare_test!(exec_into_a_sub_cgroup, |rt| -> Vec<String> {
     let escape = rt.exec(&["--cgroup", "pids:../x", &id, "true"]);
     let malformed = rt.exec(&["--cgroup", "a:b:c", &id, "true"]);
     let missing = rt.exec(&["--cgroup", "pids:nonexistent", &id, "true"]);
+    let unknown = rt.exec(&["--cgroup", "whaaat:/", &id, "true"]);
     rt.delete_force(&id);
     let _ = std::fs::remove_dir(&dir);
     assert!(
@@ -668,6 +669,11 @@ compare_test!(exec_into_a_sub_cgroup, |rt| -> Vec<String> {
             "{:?} {}",
             malformed.code,
             normalize_stderr(malformed.stderr.trim(), rt.name())
+        ),
+        format!(
+            "{:?} {}",
+            unknown.code,
+            unknown.stderr.contains("unknown controller whaaat")
         ),
         // runc's words for it, which its tests match.
         format!(

@@ -224,6 +224,19 @@ runtime_test!(hook_failure_fails_create, |rt| {
     assert!(out.stderr.contains("error running hook"), "{out:?}");
 });
 
+// A hook killed by a signal: Go's words for it ("signal: killed", "signal: bad system
+// call"), which runc's tests match.
+runtime_test!(hook_killed_by_a_signal_reads_as_go_says, |rt| {
+    let mut b = Bundle::sh("true");
+    b.push("hooks.createRuntime", hook("kill -KILL $$"));
+    let id = rt.id("hookkilled");
+    let out = rt.create(&id, &b).fails();
+    assert!(
+        out.stderr.contains("error running hook: signal: killed"),
+        "{out:?}"
+    );
+});
+
 runtime_test!(hook_prestart_failure_fails_create, |rt| {
     let mut b = Bundle::sh("true");
     b.push("hooks.prestart", hook("exit 1"));

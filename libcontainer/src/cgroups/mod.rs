@@ -261,6 +261,17 @@ impl Cgroup {
     /// container's cgroup, as runc takes them. A path that leaves the container's cgroup
     /// or does not exist is an error.
     pub fn sub(&self, paths: &[(String, String)]) -> Result<Cgroup, CgroupError> {
+        let known = |ctrl: &str| {
+            self.hierarchies
+                .iter()
+                .any(|h| h.controllers.iter().any(|c| c == ctrl))
+        };
+        if let Some((ctrl, _)) = paths.iter().find(|(c, _)| !c.is_empty() && !known(c)) {
+            // runc's words.
+            return Err(CgroupError::Resource(format!(
+                "unknown controller {ctrl} in SubCgroupPaths"
+            )));
+        }
         let mut sub = self.clone();
         for h in &mut sub.hierarchies {
             let wanted = paths
