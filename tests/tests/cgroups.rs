@@ -576,6 +576,36 @@ compare_test!(create_into_a_frozen_cgroup_is_refused, |rt| -> (
     (out.code, line, state_left)
 });
 
+// A container frozen behind the runtime's back (freezer.state written by someone else)
+// between create and start, and then one paused by `pause`: every command answers
+// (the harness kills a command that does not within its timeout), none waits on the
+// frozen init, and `delete --force` still removes it all.
+compare_test!(commands_on_a_frozen_container_all_return, |rt| -> Vec<
+    String,
+> {
+    let mut b = Bundle::new();
+    b.args(&["sleep", "1000"]);
+    let id = rt.id("frozenlife");
+    rt.create(&id, &b).ok();
+    let freezer = cgroup_dir(rt.pid(&id), "freezer");
+    std::fs::write(freezer.join("freezer.state"), "FROZEN").unwrap();
+    let mut seen = vec![format!("status: {}", rt.status(&id))];
+    let mut step = |what: &str, out: Output| {
+        let hung = out.stderr.contains("[harness: killed");
+        seen.push(format!("{what}: {:?} hung={hung}", out.code));
+    };
+    step("start", rt.start(&id));
+    step("ps", rt.run(&["ps", &id]));
+    step("events --stats", rt.run(&["events", "--stats", &id]));
+    step("exec", rt.exec(&[&id, "true"]));
+    step("update", rt.run(&["update", "--pids-limit", "50", &id]));
+    step("kill", rt.kill(&id, "KILL"));
+    step("delete -f", rt.delete_force(&id));
+    seen.push(format!("state left: {}", rt.root().join(&id).exists()));
+    seen.push(format!("cgroup left: {}", freezer.exists()));
+    seen
+});
+
 compare_test!(v2_create_into_a_frozen_cgroup_is_refused, |rt| -> String {
     let mut b = Bundle::new();
     b.args(&["true"]);
