@@ -56,17 +56,45 @@ pub(crate) fn drop_bounding(spec: Option<&LinuxCapabilities>) -> Result<()> {
     Ok(())
 }
 
+/// The capabilities of `wanted` this process can grant: a process can only keep what is
+/// in its permitted set (and make inheritable what is also in its bounding set). The
+/// runtime spec asks runtimes not to fail for the rest, which a restricted host (a
+/// runtime in a container without, say, CAP_SYS_RESOURCE) cannot grant, but to log each
+/// as a warning. (runc fails with EPERM instead.)
+fn grantable(which: CapSet, wanted: CapsHashSet, held: &CapsHashSet) -> CapsHashSet {
+    let (ok, refused): (CapsHashSet, CapsHashSet) =
+        wanted.into_iter().partition(|c| held.contains(c));
+    for cap in refused {
+        log::warn!(
+            "capability {cap} cannot be granted ({which:?} set): the runtime does not hold it"
+        );
+    }
+    ok
+}
+
 /// Sets inheritable, effective, permitted and ambient. Inheritable first, while the
 /// effective set still holds CAP_SETPCAP; permitted last, once effective fits inside it.
 pub(crate) fn apply(spec: Option<&LinuxCapabilities>) -> Result<()> {
     let Some(spec) = spec else { return Ok(()) };
-    let set = |which: CapSet, caps: &CapsHashSet| {
-        caps::set(None, which, caps)
+    let read = |which: CapSet| {
+        caps::read(None, which)
+            .map_err(|e| Error::Capabilities(format!("read {which:?} capabilities: {e}")))
+    };
+    let permitted = read(CapSet::Permitted)?;
+    let bounding = read(CapSet::Bounding)?;
+    let set = |which: CapSet, wanted: Option<&Capabilities>, held: &CapsHashSet| {
+        let caps = grantable(which, to_caps(wanted), held);
+        caps::set(None, which, &caps)
             .map_err(|e| Error::Capabilities(format!("set {which:?} capabilities: {e}")))
     };
-    set(CapSet::Inheritable, &to_caps(spec.inheritable().as_ref()))?;
-    set(CapSet::Effective, &to_caps(spec.effective().as_ref()))?;
-    set(CapSet::Permitted, &to_caps(spec.permitted().as_ref()))?;
+    let inheritable_ok: CapsHashSet = permitted.union(&bounding).copied().collect();
+    set(
+        CapSet::Inheritable,
+        spec.inheritable().as_ref(),
+        &inheritable_ok,
+    )?;
+    set(CapSet::Effective, spec.effective().as_ref(), &permitted)?;
+    set(CapSet::Permitted, spec.permitted().as_ref(), &permitted)?;
     caps::clear(None, CapSet::Ambient)
         .map_err(|e| Error::Capabilities(format!("clear ambient capabilities: {e}")))?;
     for cap in to_caps(spec.ambient().as_ref()) {

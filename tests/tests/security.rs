@@ -542,3 +542,40 @@ compare_test!(recursive_mount_attributes_reach_submounts, |rt| -> String {
     let _ = std::process::Command::new("umount").arg(&sub).status();
     out
 });
+
+// A capability the runtime itself does not hold (a runtime in a restricted environment,
+// here made by dropping CAP_SYS_NICE from berth's bounding set): the runtime spec says to
+// warn and go on, not fail; the container gets the others.
+berth_only_test!(
+    capability_the_runtime_lacks_is_warned_not_fatal,
+    "runc 1.1.5 fails such a container with EPERM (runtime spec: runtimes SHOULD NOT fail)",
+    |rt| {
+        let mut b = Bundle::sh("grep CapEff /proc/self/status");
+        for set in ["bounding", "effective", "permitted", "inheritable"] {
+            b.push(
+                &format!("process.capabilities.{set}"),
+                json!("CAP_SYS_NICE"),
+            );
+        }
+        b.write();
+        let id = rt.id("lackcap");
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--bounding-set", "-sys_nice"])
+            .arg(&rt.bin)
+            .arg("--root")
+            .arg(rt.root())
+            .args(["run", "--bundle", b.path().to_str().unwrap(), &id])
+            .stdin(std::process::Stdio::null());
+        let out = rt.run_cmd(cmd);
+        let _ = rt.run(&["delete", "--force", &id]);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        assert!(
+            out.stderr.contains("CAP_SYS_NICE cannot be granted"),
+            "{out:?}"
+        );
+        let eff = u64::from_str_radix(out.stdout.trim().trim_start_matches("CapEff:").trim(), 16)
+            .unwrap();
+        assert_eq!(eff & (1 << 23), 0, "CAP_SYS_NICE (23) in {eff:x}");
+        assert_ne!(eff & (1 << 5), 0, "CAP_KILL kept in {eff:x}");
+    }
+);
