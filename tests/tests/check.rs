@@ -81,7 +81,7 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
-            field: "linux.namespaces",
+            field: "linux.maskedPaths",
             edit: |b| {
                 b.without_namespace("mount");
             },

@@ -601,3 +601,56 @@ berth_only_test!(
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
 );
+
+/// Mount points at or below `dir` in this (the host's) mount namespace.
+fn host_mounts_below(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|p| std::path::Path::new(p).starts_with(dir))
+        .collect()
+}
+
+// No mount namespace: the container is confined to its rootfs by chroot and its mounts
+// are made in the host's namespace, as runc does. runc leaves them there (and would make
+// the host's / a slave); berth leaves the host's propagation alone and detaches them at
+// delete.
+compare_test!(no_mount_namespace_runs_chrooted, |rt| -> String {
+    let mut b =
+        Bundle::sh("test -x /bin/busybox && echo confined; test -e /proc/self/status && echo proc");
+    b.without_namespace("mount");
+    b.remove("linux.maskedPaths");
+    b.remove("linux.readonlyPaths");
+    b.set("root.readonly", json!(false));
+    let out = rt.output_of(&b);
+    let left = host_mounts_below(&b.rootfs());
+    if rt.is_runc() {
+        // runc's leftovers, taken away so that the host stays as it was.
+        for p in left.iter().rev() {
+            let _ = std::process::Command::new("umount")
+                .args(["-l", p])
+                .status();
+        }
+    } else {
+        assert!(left.is_empty(), "mounts left on the host: {left:?}");
+    }
+    out
+});
+
+// Without a mount namespace nothing can be masked or made read-only: refused, as runc.
+compare_test!(no_mount_namespace_refuses_masked_paths, |rt| -> (
+    Option<i32>,
+    String
+) {
+    let mut b = Bundle::sh("true");
+    b.without_namespace("mount");
+    let id = rt.id("nomntmask");
+    let out = rt.create(&id, &b);
+    let line = normalize_stderr(out.stderr.lines().last().unwrap_or(""), rt.name());
+    (
+        out.code,
+        line.contains("unable to restrict sys entries without a private MNT namespace")
+            .to_string(),
+    )
+});

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
-use oci_spec::runtime::LinuxNamespaceType;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::{read_stat, Container};
 use crate::cgroups::{Cgroup, Driver as CgroupDriver, InitSetup};
@@ -153,6 +153,7 @@ impl ContainerBuilder {
             dir: Some(dir.clone()),
             cgroup: None,
             pid: None,
+            host_mounts_under: (!has_mount_namespace(&config.spec)).then(|| config.rootfs.clone()),
         };
         let lock = DirLock::acquire(&dir).map_err(|e| Error::path(&dir, e))?;
         crate::trace::mark("state dir");
@@ -434,6 +435,14 @@ fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
     .map_err(|e| Error::path(&path, e))
 }
 
+/// Whether the container has a mount namespace of its own (made or joined by path).
+pub(crate) fn has_mount_namespace(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Mount))
+}
+
 pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     write_atomic(path, pid.to_string().as_bytes())
         .map_err(|e| Error::sys(format!("write pid file {}", path.display()), e))
@@ -470,6 +479,8 @@ struct Undo {
     dir: Option<PathBuf>,
     cgroup: Option<Cgroup>,
     pid: Option<Pid>,
+    /// The rootfs of a container without a mount namespace, whose mounts are the host's.
+    host_mounts_under: Option<PathBuf>,
 }
 
 impl Undo {
@@ -477,6 +488,7 @@ impl Undo {
         self.dir = None;
         self.cgroup = None;
         self.pid = None;
+        self.host_mounts_under = None;
     }
 }
 
@@ -484,6 +496,9 @@ impl Drop for Undo {
     fn drop(&mut self) {
         if let Some(pid) = self.pid.take() {
             spawn::kill_and_reap(pid);
+        }
+        if let Some(rootfs) = self.host_mounts_under.take() {
+            crate::rootfs::detach_under(&rootfs);
         }
         if let Some(cgroup) = self.cgroup.take() {
             if let Err(e) = cgroup.destroy() {

@@ -42,6 +42,13 @@ impl Container {
             }
         }
         crate::trace::mark("kill+wait");
+        // Its mounts were made in the host's mount namespace: take them away.
+        if self
+            .spec()
+            .is_ok_and(|s| !super::create::has_mount_namespace(&s))
+        {
+            crate::rootfs::detach_under(&self.record.rootfs);
+        }
         if let Some(cgroup) = self.cgroup() {
             cgroup.destroy()?;
         }

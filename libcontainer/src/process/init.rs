@@ -121,6 +121,8 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         in_user_ns: cfg.namespaces.creates(LinuxNamespaceType::User)
             || cfg.namespaces.joins(LinuxNamespaceType::User),
         no_pivot: args.no_pivot,
+        own_mount_ns: cfg.namespaces.creates(LinuxNamespaceType::Mount)
+            || cfg.namespaces.joins(LinuxNamespaceType::Mount),
         idmapped: Some(args.idmapped),
         bind_sources: Some(&bind_sources),
     };
@@ -161,7 +163,18 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
     if let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
         sysctl::apply(sysctl)?;
     }
-    rootfs::finalize(spec)?;
+    // Without a mount namespace of its own there is nothing to finalize: remounting "/"
+    // read-only there would be the host's root (validation refuses what would need it).
+    if opts.own_mount_ns {
+        rootfs::finalize(spec)?;
+    } else if spec
+        .root()
+        .as_ref()
+        .is_some_and(|r| r.readonly() == Some(true))
+    {
+        // runc ignores it silently here (`runc spec` sets it); say so at least.
+        log::warn!("root.readonly is ignored without a private mount namespace");
+    }
     crate::trace::mark("hostname/sysctl/paths");
 
     tty::new_session(process, args.console_socket)?;

@@ -4,7 +4,7 @@
 //!
 //! ```ignore
 //! #[derive(Debug, thiserror::Error)] #[non_exhaustive] pub enum RootfsError { .. }
-//! pub struct RootfsOptions<'a> { pub in_user_ns: bool, pub no_pivot: bool, pub idmapped: Option<&'a IdmappedMounts>, pub bind_sources: Option<&'a BindSources> }
+//! pub struct RootfsOptions<'a> { pub in_user_ns: bool, pub no_pivot: bool, pub own_mount_ns: bool, pub idmapped: Option<&'a IdmappedMounts>, pub bind_sources: Option<&'a BindSources> }
 //! pub(crate) fn plain_binds(spec, bundle) / open_bind_source(pid, source); // runtime side, asked by the init
 //! pub fn open_idmapped(spec: &Spec) -> Result<IdmappedMounts, RootfsError>; // runtime side, before spawn
 //! pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<(), RootfsError>;
@@ -21,6 +21,7 @@ mod cgroup;
 mod devices;
 mod entry;
 mod finalize;
+mod host_mounts;
 mod idmap;
 mod mount_attr;
 mod mount_options;
@@ -39,6 +40,7 @@ use crate::errno::SysError;
 pub use bind_sources::BindSources;
 pub(crate) use bind_sources::{open_for as open_bind_source, plain_binds};
 pub use finalize::finalize;
+pub use host_mounts::detach_under;
 pub use idmap::{open_idmapped, IdmappedMounts};
 pub use pivot::enter;
 pub use prepare::prepare;
@@ -58,6 +60,10 @@ pub struct RootfsOptions<'a> {
     pub in_user_ns: bool,
     /// `--no-pivot`: move the rootfs onto `/` and chroot instead of pivot_root.
     pub no_pivot: bool,
+    /// The init has a mount namespace of its own (made or joined). Without one its mounts
+    /// are made in the host's namespace: the host's propagation is left alone, the rootfs
+    /// is entered with chroot, and `delete` detaches what was mounted (host_mounts.rs).
+    pub own_mount_ns: bool,
     /// Idmapped mounts the runtime detached and idmapped before spawning the init
     /// ([`open_idmapped`]); each is attached at its destination instead of a plain bind.
     pub idmapped: Option<&'a IdmappedMounts>,

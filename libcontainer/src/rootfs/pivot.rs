@@ -12,6 +12,11 @@ use super::{RootfsError, RootfsOptions};
 
 /// Makes `rootfs` the process's `/` (cwd `/`), the old root unmounted.
 pub fn enter(rootfs: &Path, opts: &RootfsOptions) -> Result<(), RootfsError> {
+    if !opts.own_mount_ns {
+        // The host's mount namespace: nothing to pivot or move, only to confine.
+        chroot(rootfs).map_err(|e| RootfsError::path("chroot", rootfs, e))?;
+        return chdir("/").map_err(|e| RootfsError::path("chdir", "/", e));
+    }
     if opts.no_pivot {
         return move_root(rootfs);
     }

@@ -16,25 +16,32 @@ use crate::mountinfo::{parse_mountinfo, MountInfo};
 /// Called in the container's init, inside its new mount namespace (and user namespace,
 /// maps written), before [`enter`](super::enter). `rootfs` is absolute and canonical.
 pub fn prepare(spec: &Spec, rootfs: &Path, opts: &RootfsOptions) -> Result<(), RootfsError> {
-    let propagation = match root_propagation(spec)? {
-        Some(p) => p,
-        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
-    };
-    mount_path(None, Path::new("/"), None, propagation, None)?;
+    // In the host's mount namespace (no namespace of its own) the host's propagation is
+    // not the container's to change, and the rootfs needs no mount of its own: it is
+    // entered with chroot.
+    if opts.own_mount_ns {
+        let propagation = match root_propagation(spec)? {
+            Some(p) => p,
+            None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        };
+        mount_path(None, Path::new("/"), None, propagation, None)?;
+    }
     // Read once: the parent mount of the rootfs here, the host's cgroup hierarchies in
     // `cgroup.rs` (mounts made below are all under the rootfs, which it skips anyway).
     let host_mounts = parse_mountinfo(
         &std::fs::read_to_string("/proc/self/mountinfo")
             .map_err(|e| RootfsError::path("read", "/proc/self/mountinfo", e))?,
     );
-    make_parent_private(rootfs, &host_mounts)?;
-    mount_path(
-        Some(rootfs),
-        rootfs,
-        Some("bind"),
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )?;
+    if opts.own_mount_ns {
+        make_parent_private(rootfs, &host_mounts)?;
+        mount_path(
+            Some(rootfs),
+            rootfs,
+            Some("bind"),
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+    }
 
     let root = open_root(rootfs).map_err(|e| RootfsError::path("open", rootfs, e))?;
     let ctx = MountCtx {

@@ -248,6 +248,7 @@ fn rootfs_full_flow_pivot() {
     full_flow(RootfsOptions {
         in_user_ns: false,
         no_pivot: false,
+        own_mount_ns: true,
         idmapped: None,
         bind_sources: None,
     });
@@ -258,6 +259,7 @@ fn rootfs_full_flow_no_pivot_bind_devices() {
     full_flow(RootfsOptions {
         in_user_ns: true,
         no_pivot: true,
+        own_mount_ns: true,
         idmapped: None,
         bind_sources: None,
     });

@@ -141,10 +141,34 @@ pub(crate) fn collect(spec: &Spec, f: &mut Findings) {
         );
     }
     if !has(LinuxNamespaceType::Mount) {
-        f.push(
-            SpecError::invalid("linux.namespaces", "a mount namespace is required"),
-            "add {\"type\": \"mount\"} to linux.namespaces",
-        );
+        // Mounts are made in the host's namespace then: nothing there may be masked,
+        // remounted read-only or have its propagation changed.
+        let linux = spec.linux().as_ref();
+        let restricts = linux.is_some_and(|l| {
+            l.masked_paths().as_ref().is_some_and(|p| !p.is_empty())
+                || l.readonly_paths().as_ref().is_some_and(|p| !p.is_empty())
+        });
+        if restricts {
+            f.push(
+                SpecError::invalid(
+                    "linux.maskedPaths",
+                    "unable to restrict sys entries without a private MNT namespace",
+                ),
+                "add {\"type\": \"mount\"} to linux.namespaces, or empty maskedPaths and readonlyPaths",
+            );
+        }
+        if linux
+            .and_then(|l| l.rootfs_propagation().as_deref())
+            .is_some_and(|p| !p.is_empty())
+        {
+            f.push(
+                SpecError::invalid(
+                    "linux.rootfsPropagation",
+                    "rootfs propagation needs a private MNT namespace",
+                ),
+                "add {\"type\": \"mount\"} to linux.namespaces, or remove rootfsPropagation",
+            );
+        }
     }
     if let Some(linux) = spec.linux() {
         let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
