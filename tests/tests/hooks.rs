@@ -288,3 +288,25 @@ runtime_test!(poststop_failure_still_deletes, |rt| {
         rt.root_entries()
     );
 });
+
+// createContainer hooks run in the container's mount namespace before pivot_root, from
+// the rootfs: runc's hooks use paths relative to it (runc's "hooks library tests" bind a
+// library at ./lib/… that way).
+compare_test!(create_container_hook_runs_from_the_rootfs, |rt| -> (
+    String,
+    String
+) {
+    let mut b = Bundle::sh("cat /lib/marker");
+    b.push(
+        "hooks.createContainer",
+        hook("pwd > ./hook-cwd && mkdir -p ./lib && echo from-hook > ./lib/marker"),
+    );
+    let out = rt.output_of(&b);
+    let cwd = std::fs::read_to_string(b.rootfs().join("hook-cwd")).unwrap_or_default();
+    let _ = std::fs::remove_file(b.rootfs().join("lib/marker"));
+    assert_eq!(out, "from-hook\n");
+    (
+        out,
+        (cwd.trim() == b.rootfs().to_str().unwrap()).to_string(),
+    )
+});

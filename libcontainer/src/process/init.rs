@@ -138,6 +138,8 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         ch.send(&Message::RunRuntimeHooks)?;
         ch.expect(&Message::HooksDone)?;
     }
+    // runc runs createContainer hooks from the rootfs (hooks use paths relative to it).
+    nix::unistd::chdir(&cfg.rootfs).ctx(|| format!("chdir {}", cfg.rootfs.display()))?;
     hooks::run_in_container(
         "createContainer",
         hooks.and_then(|h| h.create_container().as_ref()),
