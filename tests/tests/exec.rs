@@ -328,3 +328,56 @@ compare_test!(exec_in_a_paused_container_is_refused, |rt| -> (
     rt.run(&["resume", &id]).ok();
     (out.code, normalize_stderr(&out.stderr, rt.name()))
 });
+
+// process.execCPUAffinity (runtime-spec 1.2.1): the exec'd process ends on `final`; with
+// none given it gets every CPU, whatever the runtime was pinned to (runc ≥ 1.3 resets it).
+berth_only_test!(
+    exec_cpu_affinity,
+    "process.execCPUAffinity is runtime-spec 1.2.1: runc 1.1.5 ignores it",
+    |rt| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let last = cpus - 1;
+        let mut b = Bundle::new();
+        b.args(&["sleep", "30"]);
+        b.set(
+            "process.execCPUAffinity",
+            json!({"initial": "0", "final": format!("{last}")}),
+        );
+        let id = rt.start_detached(&b);
+        let pinned = rt.exec(&[&id, "grep", "Cpus_allowed_list", "/proc/self/status"]);
+        assert_eq!(
+            pinned.stdout.split_whitespace().nth(1),
+            Some(last.to_string().as_str()),
+            "{pinned:?}"
+        );
+        rt.delete_force(&id);
+
+        let mut b = Bundle::new();
+        b.args(&["sleep", "30"]);
+        let id = rt.start_detached(&b);
+        let mut cmd = std::process::Command::new("taskset");
+        cmd.args(["-c", "0"])
+            .arg(&rt.bin)
+            .arg("--root")
+            .arg(rt.root());
+        cmd.args([
+            "exec",
+            &id,
+            "grep",
+            "Cpus_allowed_list",
+            "/proc/self/status",
+        ]);
+        let reset = rt.run_cmd(cmd);
+        rt.delete_force(&id);
+        let want = if cpus == 1 {
+            "0".to_string()
+        } else {
+            format!("0-{last}")
+        };
+        assert_eq!(
+            reset.stdout.split_whitespace().nth(1),
+            Some(want.as_str()),
+            "{reset:?}"
+        );
+    }
+);

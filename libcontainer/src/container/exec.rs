@@ -9,6 +9,7 @@ use super::create::{write_pid_file, Console};
 use super::Container;
 use crate::error::{Error, Result};
 use crate::namespaces::NamespacePlan;
+use crate::process::affinity::ExecAffinity;
 use crate::process::channel::Message;
 use crate::process::exec::{self, ExecArgs};
 use crate::process::spawn::{self, SpawnRequest};
@@ -64,6 +65,12 @@ impl Container {
             close_in_child: &[],
         };
         let spec = self.spec()?;
+        let affinity =
+            ExecAffinity::from_spec(opts.process.exec_cpu_affinity().as_ref().or_else(|| {
+                spec.process()
+                    .as_ref()
+                    .and_then(|p| p.exec_cpu_affinity().as_ref())
+            }))?;
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
         let args = ExecArgs {
             seccomp: seccomp.clone(),
@@ -77,11 +84,17 @@ impl Container {
             "nsexec container setup: cloning a process into {}",
             self.id()
         );
-        let spawned = spawn::spawn(&request, &mut |ch| {
-            stdio.child_prelude()?;
-            exec::run(ch, &args)
+        let spawned = affinity.spawn_with_initial(|| {
+            spawn::spawn(&request, &mut |ch| {
+                stdio.child_prelude()?;
+                exec::run(ch, &args)
+            })
         })?;
         drop(console);
+        if let Err(e) = affinity.settle(spawned.pid) {
+            spawn::kill_and_reap(spawned.pid);
+            return Err(e);
+        }
         let mut ready = spawned.channel.recv_with_fds();
         if let Ok(Some((Message::SeccompListener, fds))) = &ready {
             let state = crate::seccomp::notify::ProcessState {

@@ -3,6 +3,7 @@
 //! container's first process, `exec` for processes started in a running container,
 //! `setup` for what both share).
 
+pub(crate) mod affinity;
 pub(crate) mod channel;
 pub(crate) mod exec;
 pub(crate) mod init;
