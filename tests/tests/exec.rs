@@ -381,3 +381,35 @@ berth_only_test!(
         );
     }
 );
+
+// linux.memoryPolicy (runtime-spec 1.3): set_mempolicy in the init and in exec'd
+// processes; numa_maps shows the policy of each mapping ("bind:0"). A policy the kernel
+// would refuse is refused at create, naming the field.
+berth_only_test!(
+    memory_policy_in_init_and_exec,
+    "linux.memoryPolicy is runtime-spec 1.3: runc 1.1.5 ignores it",
+    |rt| {
+        let mut b = Bundle::new();
+        b.args(&["sh", "-c", "head -n1 /proc/self/numa_maps; sleep 30"]);
+        b.set(
+            "linux.memoryPolicy",
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}),
+        );
+        let id = rt.start_detached(&b);
+        let exec = rt.exec(&[&id, "head", "-n1", "/proc/self/numa_maps"]);
+        rt.delete_force(&id);
+        assert!(exec.stdout.contains(" bind=static:0 "), "{exec:?}");
+
+        let mut bad = Bundle::sh("true");
+        bad.set("linux.memoryPolicy", json!({"mode": "MPOL_BIND"}));
+        let id = rt.id("badmpol");
+        let out = rt.create(&id, &bad).fails();
+        assert!(
+            out.stderr.contains(
+                "linux.memoryPolicy.nodes: memory policy mode MPOL_BIND requires at least one node"
+            ),
+            "{out:?}"
+        );
+        assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
+    }
+);

@@ -74,6 +74,10 @@ impl Container {
         let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
         let args = ExecArgs {
             seccomp: seccomp.clone(),
+            memory_policy: spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.memory_policy().clone()),
             process: &opts.process,
             console_socket: console.as_ref().map(|c| c.as_raw_fd()),
             keep_fds: opts.preserve_fds,

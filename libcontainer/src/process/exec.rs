@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::os::fd::RawFd;
 
-use oci_spec::runtime::{LinuxSeccomp, Process};
+use oci_spec::runtime::{LinuxMemoryPolicy, LinuxSeccomp, Process};
 
 use super::channel::{Channel, Message};
 use super::setup;
@@ -18,6 +18,8 @@ pub(crate) struct ExecArgs<'a> {
     pub extra_env: Vec<String>,
     /// The container's filter: exec'd processes run under it too.
     pub seccomp: Option<LinuxSeccomp>,
+    /// The container's `linux.memoryPolicy`, set in the exec'd process too (as runc).
+    pub memory_policy: Option<LinuxMemoryPolicy>,
 }
 
 pub(crate) fn run(ch: &Channel, args: &ExecArgs) -> Result<Infallible> {
@@ -29,6 +31,7 @@ pub(crate) fn run(ch: &Channel, args: &ExecArgs) -> Result<Infallible> {
         &args.extra_env,
         args.keep_fds,
         args.seccomp.as_ref(),
+        args.memory_policy.as_ref(),
         ch,
     )?;
     ch.send(&Message::Ready)?;

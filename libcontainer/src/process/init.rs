@@ -181,13 +181,22 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
 
     tty::new_session(process, args.console_socket)?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    let program = setup::prepare(process, &args.extra_env, args.keep_fds, seccomp, ch);
+    let memory_policy = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.memory_policy().as_ref());
+    let program = setup::prepare(
+        process,
+        &args.extra_env,
+        args.keep_fds,
+        seccomp,
+        memory_policy,
+        ch,
+    );
     crate::trace::mark("process setup");
     program
 }
 
-/// The container process's environment, which the init's hooks inherit: merged as the
-/// process gets it (a later NAME=value replaces an earlier one).
 /// In a new user namespace the container's root may not reach a bind source; the runtime,
 /// still host root, opens them for us (see rootfs/bind_sources.rs).
 fn receive_bind_sources(ch: &Channel, args: &InitArgs) -> Result<rootfs::BindSources> {
@@ -212,6 +221,8 @@ fn receive_bind_sources(ch: &Channel, args: &InitArgs) -> Result<rootfs::BindSou
     }
 }
 
+/// The container process's environment, which the init's hooks inherit: merged as the
+/// process gets it (a later NAME=value replaces an earlier one).
 fn process_env(args: &InitArgs) -> Vec<String> {
     setup::merge_env(args.config.process().env().iter().flatten().cloned())
 }

@@ -7,6 +7,7 @@ pub(crate) mod affinity;
 pub(crate) mod channel;
 pub(crate) mod exec;
 pub(crate) mod init;
+pub(crate) mod mempolicy;
 pub(crate) mod scheduling;
 pub(crate) mod setup;
 pub(crate) mod spawn;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::unistd::{chdir, execve};
-use oci_spec::runtime::{LinuxSeccomp, Process};
+use oci_spec::runtime::{LinuxMemoryPolicy, LinuxSeccomp, Process};
 
 use super::channel::{Channel, Message};
 use crate::error::{Error, Result, SysContext};
@@ -37,12 +37,14 @@ pub(crate) fn prepare(
     extra_env: &[String],
     keep_fds: i32,
     seccomp: Option<&LinuxSeccomp>,
+    memory_policy: Option<&LinuxMemoryPolicy>,
     ch: &Channel,
 ) -> Result<Program> {
     if let Some(limits) = process.rlimits() {
         rlimits::apply(limits)?;
     }
     super::scheduling::apply(process)?;
+    super::mempolicy::apply(memory_policy)?;
     let filter = seccomp.map(Filter::compile).transpose()?;
     let no_new_privs = process.no_new_privileges() == Some(true);
     if let Some(filter) = filter.as_ref().filter(|_| !no_new_privs) {

@@ -170,6 +170,23 @@ pub(crate) fn collect(spec: &Spec, f: &mut Findings) {
             );
         }
     }
+    if let Some(mp) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.memory_policy().as_ref())
+    {
+        if let Err(e) = crate::process::mempolicy::policy(mp) {
+            let text = e.to_string();
+            let (field, message) = text
+                .split_once(": ")
+                .unwrap_or(("linux.memoryPolicy", &text));
+            f.push(
+                SpecError::invalid(field, message),
+                "MPOL_DEFAULT and MPOL_LOCAL take no nodes; BIND, INTERLEAVE, PREFERRED_MANY \
+                 and WEIGHTED_INTERLEAVE need some, as \"0-1,3\"",
+            );
+        }
+    }
     if let Some(linux) = spec.linux() {
         let maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
             || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
