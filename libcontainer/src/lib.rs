@@ -21,6 +21,7 @@ pub mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hooks;
+mod intelrdt;
 mod lsm;
 mod mountinfo;
 mod namespaces;
@@ -50,6 +51,7 @@ mod utils;
 pub use cgroups::{Driver as CgroupDriver, OomEvent, OomWatcher, Stats};
 pub use container::{Console, Container, ContainerBuilder, CreateOptions, ExecOptions};
 pub use error::{Error, Result, SysError};
+pub use intelrdt::resctrl_mounted;
 pub use process::stdio::Stdio;
 pub use spec::{load_bundle_config, parse_process};
 pub use state::{State, Status};

@@ -21,9 +21,11 @@ use crate::utils::write_atomic;
 
 type Result<T, E = StateError> = std::result::Result<T, E>;
 
-/// `ociVersion` in state documents: the value runc 1.1.5 reports, which clients and the
-/// comparison tests expect. (`berth features` reports the range Berth parses.)
-pub const OCI_VERSION: &str = "1.0.2-dev";
+/// The newest runtime-spec version Berth implements in full: `ociVersion` in state
+/// documents (and hooks' and seccomp agents' copies), `features`' ociVersionMax, the
+/// `spec:` line of `--version`, and `berth spec`'s template. runc 1.3 reports the same
+/// (1.1.5 says "1.0.2-dev"). 1.3.0 adds netDevices, which Berth does not do yet.
+pub const OCI_VERSION: &str = "1.2.1";
 
 /// Version of the on-disk record format; bumped when [`Record`] changes incompatibly.
 const RECORD_VERSION: u32 = 1;

@@ -140,7 +140,7 @@ fn version_text() -> &'static str {
         "\ncommit: ",
         env!("CARGO_PKG_VERSION"),
         "\nspec: ",
-        "1.1.0"
+        "1.2.1"
     )
 }
 

@@ -110,6 +110,15 @@ impl Runtime {
         }
     }
 
+    /// The runtime-spec version the runtime reports in state documents and `spec`:
+    /// runc 1.1.5 says "1.0.2-dev"; berth the version it implements in full.
+    pub fn oci_version(&self) -> &'static str {
+        match self.kind {
+            RuntimeKind::Runc => "1.0.2-dev",
+            RuntimeKind::Berth => "1.2.1",
+        }
+    }
+
     pub fn is_runc(&self) -> bool {
         self.kind == RuntimeKind::Runc
     }

@@ -271,3 +271,29 @@ runtime_test!(no_state_after_failed_run, |rt| {
     );
     assert_no_state(rt);
 });
+
+// linux.intelRdt where resctrl is absent (as here): a schema is refused with runc's words;
+// a bare closID runs without RDT, as under runc. Nothing is left behind.
+compare_test!(intel_rdt_without_resctrl, |rt| -> Vec<String> {
+    let mut seen = Vec::new();
+    for (rdt, what) in [
+        (json!({"l3CacheSchema": "L3:0=f"}), "l3"),
+        (json!({"memBwSchema": "MB:0=50"}), "mb"),
+        (json!({"closID": "a/b"}), "closid"),
+        (json!({"closID": "berth-test"}), "plain"),
+    ] {
+        let mut b = Bundle::sh("echo ran");
+        b.set("linux.intelRdt", rdt);
+        let (code, out, err) = rt.run_container(&b);
+        let said = [
+            "intelRdt.l3CacheSchema is specified in config, but Intel RDT/CAT is not enabled",
+            "intelRdt.memBwSchema is specified in config, but Intel RDT/MBA is not enabled",
+            "invalid intelRdt.ClosID \"a/b\"",
+        ]
+        .iter()
+        .position(|m| err.contains(m));
+        seen.push(format!("{what}: {code} {} {said:?}", out.trim()));
+    }
+    assert_no_state(rt);
+    seen
+});

@@ -43,7 +43,7 @@ fn run_hook(rt: &Runtime, kind: &str) -> Value {
     let v: Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{kind} state {text:?}: {e}"));
     assert_eq!(v["id"], id.as_str());
-    assert_eq!(v["ociVersion"], "1.0.2-dev");
+    assert_eq!(v["ociVersion"], rt.oci_version());
     assert_eq!(v["bundle"], b.path().to_str().unwrap());
     assert_eq!(v["annotations"], json!({"org.example/a": "b"}));
     let mut v = v;

@@ -47,7 +47,7 @@ runtime_test!(state_json_has_runc_keys, |rt| {
             "status"
         ]
     );
-    assert_eq!(st["ociVersion"], "1.0.2-dev");
+    assert_eq!(st["ociVersion"], rt.oci_version());
     assert_eq!(st["bundle"], bpath(&b));
     assert_eq!(st["rootfs"], b.rootfs().to_str().unwrap());
     assert_eq!(st["owner"], "");

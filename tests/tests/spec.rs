@@ -30,6 +30,7 @@ runtime_test!(spec_bundle_flag, |rt| {
         .ok();
     let v: Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("config.json")).unwrap()).unwrap();
+    // The template is runc 1.1.5's, version included (runc 1.3's says 1.2.1).
     assert_eq!(v["ociVersion"], "1.0.2-dev");
 });
 

@@ -274,12 +274,10 @@ fn rootfs_missing_bind_source_error_like_runc() {
         r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
         "mounts":[{"destination":"/mnt","type":"bind","source":"/nonexist","options":["rbind"]}]}"#,
     );
-    let report = in_child(
-        move |_| match prepare(&s, &rootfs, &RootfsOptions::default()) {
-            Ok(()) => Err("prepare succeeded".into()),
-            Err(e) => Err(e.to_string()),
-        },
-    );
+    let report = in_child(move |_| match prepare(&s, &rootfs, &own_ns()) {
+        Ok(()) => Err("prepare succeeded".into()),
+        Err(e) => Err(e.to_string()),
+    });
     assert_eq!(
         report.lines().next(),
         Some(
@@ -298,7 +296,7 @@ fn rootfs_unprepared_idmap_and_bad_propagation() {
         "mounts":[{"destination":"/mnt","type":"bind","source":"/tmp","options":["rbind","idmap"]}]}"#,
     );
     let r2 = rootfs.clone();
-    let report = in_child(move |_| match prepare(&s, &r2, &RootfsOptions::default()) {
+    let report = in_child(move |_| match prepare(&s, &r2, &own_ns()) {
         Ok(()) => Err("prepare succeeded".into()),
         Err(e) => Err(e.to_string()),
     });
@@ -311,12 +309,10 @@ fn rootfs_unprepared_idmap_and_bad_propagation() {
     let s = spec(
         r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"linux":{"rootfsPropagation":"sideways"}}"#,
     );
-    let report = in_child(
-        move |_| match prepare(&s, &rootfs, &RootfsOptions::default()) {
-            Ok(()) => Err("prepare succeeded".into()),
-            Err(e) => Err(e.to_string()),
-        },
-    );
+    let report = in_child(move |_| match prepare(&s, &rootfs, &own_ns()) {
+        Ok(()) => Err("prepare succeeded".into()),
+        Err(e) => Err(e.to_string()),
+    });
     assert_eq!(
         report.lines().next(),
         Some(r#"invalid rootfs propagation "sideways""#)
@@ -366,5 +362,13 @@ fn rootfs_cgroup_namespace_mounts_real_hierarchies() {
     assert!(report.starts_with("ok\n"), "{report}");
     if std::env::var_os("BERTH_ROOTFS_DUMP").is_some() {
         eprintln!("{report}");
+    }
+}
+
+/// The options of a container with its own mount namespace (as `in_child` gives it).
+fn own_ns() -> RootfsOptions<'static> {
+    RootfsOptions {
+        own_mount_ns: true,
+        ..Default::default()
     }
 }

@@ -170,6 +170,14 @@ pub(crate) fn collect(spec: &Spec, f: &mut Findings) {
             );
         }
     }
+    if let Some(rdt) = spec.linux().as_ref().and_then(|l| l.intel_rdt().as_ref()) {
+        if let Some((field, message)) = crate::intelrdt::check(rdt) {
+            f.push(
+                SpecError::invalid(field, message),
+                "remove the schema, or run on a host with resctrl mounted at /sys/fs/resctrl",
+            );
+        }
+    }
     if let Some(mp) = spec
         .linux()
         .as_ref()
@@ -373,7 +381,6 @@ mod tests {
                 "process.env[0]",
                 "linux.namespaces[1]",
                 "hostname",
-                "linux.namespaces",
                 "linux.sysctl.net.ipv4.ip_forward",
                 "linux.sysctl.vm.swappiness",
             ]

@@ -20,9 +20,8 @@ pub fn run(_args: &FeaturesArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The newest runtime-spec version Berth parses: the one oci-spec implements (1.1.0
-/// for oci-spec 0.10).
-pub const OCI_VERSION_MAX: &str = libcontainer::oci_spec::runtime::VERSION;
+/// The newest runtime-spec version Berth implements in full (see libcontainer's state).
+pub const OCI_VERSION_MAX: &str = libcontainer::state::OCI_VERSION;
 pub const OCI_VERSION_MIN: &str = "1.0.0";
 
 const HOOKS: &[&str] = &[
@@ -195,9 +194,13 @@ struct Features {
     mount_options: &'static [&'static str],
     linux: Linux,
     annotations: BTreeMap<&'static str, &'static str>,
+    /// Annotations that change what the runtime does (runtime-spec 1.2): a client that
+    /// passes user-set annotations through may want to filter these.
+    potentially_unsafe_config_annotations: &'static [&'static str],
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Linux {
     namespaces: &'static [&'static str],
     capabilities: &'static [&'static str],
@@ -205,6 +208,14 @@ struct Linux {
     seccomp: Seccomp,
     apparmor: Enabled,
     selinux: Enabled,
+    /// Whether resctrl is there to use (`linux.intelRdt` with a schema needs it).
+    intel_rdt: Enabled,
+    mount_extensions: MountExtensions,
+}
+
+#[derive(Serialize)]
+struct MountExtensions {
+    idmap: Enabled,
 }
 
 #[derive(Serialize)]
@@ -264,8 +275,16 @@ fn features() -> Features {
             },
             apparmor: Enabled { enabled: true },
             selinux: Enabled { enabled: true },
+            intel_rdt: Enabled {
+                enabled: libcontainer::resctrl_mounted(),
+            },
+            mount_extensions: MountExtensions {
+                idmap: Enabled { enabled: true },
+            },
         },
         annotations,
+        // The systemd driver passes these on as unit properties.
+        potentially_unsafe_config_annotations: &["org.systemd.property."],
     }
 }
 
@@ -290,7 +309,7 @@ mod tests {
     fn parses_as_oci_features() {
         let text = render();
         let f: libcontainer::oci_spec::runtime::Features = serde_json::from_str(&text).unwrap();
-        assert_eq!(f.oci_version_max(), "1.1.0");
+        assert_eq!(f.oci_version_max(), "1.2.1");
         let linux = f.linux().as_ref().unwrap();
         assert_eq!(linux.capabilities().as_ref().unwrap().len(), 41);
         assert_eq!(linux.namespaces().as_ref().unwrap().len(), 8);
@@ -311,7 +330,7 @@ mod tests {
     fn shape() {
         let text = render();
         assert!(text.starts_with("{\n    \"ociVersionMin\": \"1.0.0\",\n    \"ociVersionMax\": "));
-        assert!(text.ends_with("\n    }\n}\n"));
+        assert!(text.ends_with("\n    \"potentiallyUnsafeConfigAnnotations\": [\n        \"org.systemd.property.\"\n    ]\n}\n"));
         assert!(
             text.contains("\n            \"systemd\": true,\n            \"systemdUser\": false\n")
         );
@@ -350,7 +369,8 @@ mod tests {
         };
         let runc = String::from_utf8(out).unwrap();
         let ours = render();
-        // Each line's indentation and key, for the keys both documents have, in order.
+        // Each line's indentation and key, for the keys both documents have, in order,
+        // down to the linux object's members (below them "enabled" repeats).
         fn keys(text: &str) -> Vec<String> {
             text.lines()
                 .filter_map(|l| {
@@ -363,9 +383,14 @@ mod tests {
         let (runc_keys, our_keys) = (keys(&runc), keys(&ours));
         let common: Vec<_> = runc_keys
             .iter()
-            .filter(|k| our_keys.contains(k) && !k.trim_start().contains('.'))
+            .filter(|k| {
+                our_keys.contains(k)
+                    && !k.trim_start().contains('.')
+                    && k.len() - k.trim_start().len() <= 8
+            })
             .collect();
         let ours_common: Vec<_> = our_keys.iter().filter(|k| common.contains(k)).collect();
+        assert!(common.len() >= 10, "{common:?}");
         assert_eq!(common, ours_common);
         assert!(runc.ends_with("}\n"));
         let runc: Value = serde_json::from_str(&runc).unwrap();
