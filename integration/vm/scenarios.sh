@@ -110,6 +110,79 @@ spec_1_2_process_fields() {
 }
 t "runtime-spec 1.2 process.ioPriority and process.scheduler as runc 1.3 applies them" spec_1_2_process_fields
 
+spec_version_as_runc() {
+    want "$(runc features | jq -r .ociVersionMax)" "$($BERTH features | jq -r .ociVersionMax)" "features ociVersionMax"
+    want "$(runc --version | grep '^spec:')" "$($BERTH --version | grep '^spec:')" "--version spec line"
+    want "$(runc features | jq -c '.linux.mountExtensions')" "$($BERTH features | jq -c '.linux.mountExtensions')" "mountExtensions"
+}
+t "runtime-spec version: features and --version report what runc 1.3 reports" spec_version_as_runc
+
+# exec with process.execCPUAffinity (runtime-spec 1.2.1), and without one from a runtime
+# pinned to CPU 0 (runc 1.3 resets it to every CPU): the CPUs the exec'd process may use.
+exec_cpu_affinity_as_runc() {
+    local rt id out=""
+    bundle "$W/b5" '["sleep","60"]'
+    jq '.process.execCPUAffinity = {"initial": "0", "final": "1"}' "$W/b5/config.json" >"$W/b5/c" && mv "$W/b5/c" "$W/b5/config.json"
+    for rt in runc $BERTH; do
+        id="aff-$$-$RANDOM"
+        (cd "$W/b5" && $rt create "$id" && $rt start "$id") </dev/null || die "$rt create"
+        out="$out $(with_timeout $rt exec "$id" grep Cpus_allowed_list /proc/self/status | awk '{print $2}')"
+        out="$out $(with_timeout taskset -c 0 $rt exec -p <(jq '.process | del(.execCPUAffinity) | .args = ["grep","Cpus_allowed_list","/proc/self/status"]' "$W/b5/config.json") "$id" | awk '{print $2}')"
+        $rt delete -f "$id"
+    done
+    want "1 0-1 1 0-1" "$(echo $out)" "Cpus_allowed_list (runc final, runc reset, berth final, berth reset)"
+}
+t "runtime-spec 1.2.1 process.execCPUAffinity for exec as runc 1.3 applies it" exec_cpu_affinity_as_runc
+
+# runtime-spec 1.3's linux.memoryPolicy (runc 1.3 does not have it): numa_maps shows it.
+memory_policy_berth() {
+    local out
+    bundle "$W/b6" '["head","-n1","/proc/self/numa_maps"]'
+    jq '.linux.memoryPolicy = {"mode": "MPOL_INTERLEAVE", "nodes": "0"}' "$W/b6/config.json" >"$W/b6/c" && mv "$W/b6/c" "$W/b6/config.json"
+    out=$(cd "$W/b6" && with_timeout $BERTH run "mp-$$" </dev/null 2>&1)
+    grep -q " interleave:0 " <<<"$out" || die "no interleave policy: $out"
+}
+t "runtime-spec 1.3 linux.memoryPolicy (berth only: runc 1.3 lacks it)" memory_policy_berth
+
+intel_rdt_as_runc() {
+    local r b
+    bundle "$W/b7" '["true"]'
+    jq '.linux.intelRdt = {"l3CacheSchema": "L3:0=f"}' "$W/b7/config.json" >"$W/b7/c" && mv "$W/b7/c" "$W/b7/config.json"
+    r=$(cd "$W/b7" && with_timeout runc run "rr-$$" </dev/null 2>&1)
+    b=$(cd "$W/b7" && with_timeout $BERTH run "rb-$$" </dev/null 2>&1)
+    grep -q "Intel RDT/CAT is not enabled" <<<"$r" || die "runc said: $r"
+    grep -q "Intel RDT/CAT is not enabled" <<<"$b" || die "berth said: $b"
+}
+t "linux.intelRdt without resctrl refused as runc 1.3 words it" intel_rdt_as_runc
+
+# A container without a mount namespace (berth only: runc makes the host's / a slave,
+# which would change this VM for the scenarios after it).
+no_mount_namespace_leaves_the_host_alone() {
+    local before after out
+    bundle "$W/b8" '["sh","-c","test -x /bin/busybox && echo confined"]'
+    jq '.linux.namespaces |= map(select(.type != "mount")) | del(.linux.maskedPaths) | del(.linux.readonlyPaths) | .root.readonly = false' \
+        "$W/b8/config.json" >"$W/b8/c" && mv "$W/b8/c" "$W/b8/config.json"
+    before=$(findmnt -no PROPAGATION /)
+    out=$(cd "$W/b8" && with_timeout $BERTH run "nm-$$" </dev/null 2>&1)
+    after=$(findmnt -no PROPAGATION /)
+    want confined "$out" "output"
+    want "$before" "$after" "/ propagation"
+    [ -z "$(findmnt -rn -o TARGET | grep "^$W/b8/rootfs")" ] || die "mounts left under the rootfs"
+}
+t "no mount namespace: chrooted, / propagation untouched, nothing left mounted (berth)" no_mount_namespace_leaves_the_host_alone
+
+# Bind sources the mapped root cannot reach (0700 parents), as runc 1.3 handles them.
+userns_inaccessible_binds_as_runc() {
+    local out
+    chmod 755 "$W"  # the mapped root walks to its rootfs through here
+    mkdir -p "$W/inacc/1/dir" && echo x >"$W/inacc/1/dir/foo" && chmod 700 "$W/inacc/1"
+    out=$(same_as_runc "$W/b9" '["cat","/tmp/m/foo"]' \
+        '.linux.namespaces += [{"type":"user"}] | .linux.uidMappings = [{"containerID":0,"hostID":100000,"size":65536}] | .linux.gidMappings = [{"containerID":0,"hostID":100000,"size":65536}] | .mounts += [{"destination":"/tmp/m","type":"bind","source":"'"$W"'/inacc/1/dir","options":["bind"]}]') ||
+        die "differ: $out"
+    want x "$out" "read through the bind"
+}
+t "user namespace with a bind source its root cannot reach, as runc 1.3" userns_inaccessible_binds_as_runc
+
 # --- the systemd cgroup driver, against runc 1.3's ---------------------------------------
 # Every unit name, for "nothing left behind" (sessions and the payload's own come and go).
 units_now() { systemctl list-units --all --no-legend --plain | awk '{print $1}' | grep -v -e '^session-' -e '^run-' | sort; }
