@@ -50,6 +50,12 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl From<berth_netlink::NetError> for Error {
+    fn from(e: berth_netlink::NetError) -> Self {
+        Error::Network(e.into())
+    }
+}
+
 /// Attach a path to an `io::Error`.
 pub(crate) trait IoContext<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T>;

@@ -122,12 +122,16 @@ t "runtime-spec version: features and --version report what runc 1.3 reports" sp
 exec_cpu_affinity_as_runc() {
     local rt id out=""
     bundle "$W/b5" '["sleep","60"]'
+    bundle "$W/b5n" '["sleep","60"]'
     jq '.process.execCPUAffinity = {"initial": "0", "final": "1"}' "$W/b5/config.json" >"$W/b5/c" && mv "$W/b5/c" "$W/b5/config.json"
     for rt in runc $BERTH; do
         id="aff-$$-$RANDOM"
         (cd "$W/b5" && $rt create "$id" && $rt start "$id") </dev/null || die "$rt create"
         out="$out $(with_timeout $rt exec "$id" grep Cpus_allowed_list /proc/self/status | awk '{print $2}')"
-        out="$out $(with_timeout taskset -c 0 $rt exec -p <(jq '.process | del(.execCPUAffinity) | .args = ["grep","Cpus_allowed_list","/proc/self/status"]' "$W/b5/config.json") "$id" | awk '{print $2}')"
+        $rt delete -f "$id"
+        id="affn-$$-$RANDOM"
+        (cd "$W/b5n" && $rt create "$id" && $rt start "$id") </dev/null || die "$rt create"
+        out="$out $(with_timeout taskset -c 0 $rt exec "$id" grep Cpus_allowed_list /proc/self/status | awk '{print $2}')"
         $rt delete -f "$id"
     done
     want "1 0-1 1 0-1" "$(echo $out)" "Cpus_allowed_list (runc final, runc reset, berth final, berth reset)"
@@ -155,6 +159,21 @@ intel_rdt_as_runc() {
 }
 t "linux.intelRdt without resctrl refused as runc 1.3 words it" intel_rdt_as_runc
 
+# runtime-spec 1.3's linux.netDevices (runc 1.3 lacks it): a veth end moved in, renamed,
+# with its address and up.
+net_devices_berth() {
+    local out
+    ip link add "bnd$$" type veth peer name "bnd$$p" || die "veth"
+    ip addr add 10.254.77.1/24 dev "bnd$$"
+    bundle "$W/b10" '["sh","-c","ip -o -4 addr show ctr0; ip -o link show ctr0"]'
+    jq --arg l "bnd$$" '.linux.netDevices = {($l): {"name": "ctr0"}}' "$W/b10/config.json" >"$W/b10/c" && mv "$W/b10/c" "$W/b10/config.json"
+    out=$(cd "$W/b10" && with_timeout $BERTH run "nd-$$" </dev/null 2>&1)
+    ip link del "bnd$$p" 2>/dev/null
+    grep -q "10.254.77.1/24" <<<"$out" || die "no address: $out"
+    grep -q ",UP" <<<"$out" || die "not up: $out"
+}
+t "runtime-spec 1.3 linux.netDevices (berth only: runc 1.3 lacks it)" net_devices_berth
+
 # A container without a mount namespace (berth only: runc makes the host's / a slave,
 # which would change this VM for the scenarios after it).
 no_mount_namespace_leaves_the_host_alone() {
@@ -176,8 +195,8 @@ userns_inaccessible_binds_as_runc() {
     local out
     chmod 755 "$W"  # the mapped root walks to its rootfs through here
     mkdir -p "$W/inacc/1/dir" && echo x >"$W/inacc/1/dir/foo" && chmod 700 "$W/inacc/1"
-    out=$(same_as_runc "$W/b9" '["cat","/tmp/m/foo"]' \
-        '.linux.namespaces += [{"type":"user"}] | .linux.uidMappings = [{"containerID":0,"hostID":100000,"size":65536}] | .linux.gidMappings = [{"containerID":0,"hostID":100000,"size":65536}] | .mounts += [{"destination":"/tmp/m","type":"bind","source":"'"$W"'/inacc/1/dir","options":["bind"]}]') ||
+    out=$(same_as_runc "$W/b9" '["cat","/root/foo"]' \
+        '.linux.namespaces += [{"type":"user"}] | .linux.uidMappings = [{"containerID":0,"hostID":100000,"size":65536}] | .linux.gidMappings = [{"containerID":0,"hostID":100000,"size":65536}] | .mounts += [{"destination":"/root","type":"bind","source":"'"$W"'/inacc/1/dir","options":["bind"]}]') ||
         die "differ: $out"
     want x "$out" "read through the bind"
 }

@@ -25,6 +25,7 @@ mod intelrdt;
 mod lsm;
 mod mountinfo;
 mod namespaces;
+mod netdev;
 pub mod notify;
 mod process;
 mod rlimits;

@@ -24,7 +24,8 @@ type Result<T, E = StateError> = std::result::Result<T, E>;
 /// The newest runtime-spec version Berth implements in full: `ociVersion` in state
 /// documents (and hooks' and seccomp agents' copies), `features`' ociVersionMax, the
 /// `spec:` line of `--version`, and `berth spec`'s template. runc 1.3 reports the same
-/// (1.1.5 says "1.0.2-dev"). 1.3.0 adds netDevices, which Berth does not do yet.
+/// (1.1.5 says "1.0.2-dev"). Of 1.3.0, netDevices and memoryPolicy are done; intelRdt
+/// schemata are refused where resctrl is mounted (not applied yet), so not 1.3.0.
 pub const OCI_VERSION: &str = "1.2.1";
 
 /// Version of the on-disk record format; bumped when [`Record`] changes incompatibly.

@@ -181,3 +181,65 @@ berth_only_test!(
         );
     }
 );
+
+/// `ip` on the host (iproute2), for making and removing a test link.
+fn host_ip(args: &[&str]) -> bool {
+    std::process::Command::new("ip")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+// linux.netDevices (runtime-spec 1.3): a host link moved into the container's network
+// namespace under a new name, with its permanent address and up. (runc 1.3 lacks it.)
+berth_only_test!(
+    net_device_moved_in_renamed_with_its_address,
+    "linux.netDevices is runtime-spec 1.3: runc 1.1.5 ignores it",
+    |rt| {
+        let link = format!("bnd{}", std::process::id() % 100000);
+        // A veth pair: its module is there wherever containers network (a dummy link
+        // would need the dummy module loaded).
+        let peer = format!("{link}p");
+        assert!(host_ip(&[
+            "link", "add", &link, "type", "veth", "peer", "name", &peer
+        ]));
+        assert!(host_ip(&["addr", "add", "10.254.77.1/24", "dev", &link]));
+        let mut b = Bundle::sh("ip -o -4 addr show ctr0; ip -o link show ctr0");
+        b.set(
+            "linux.netDevices",
+            json!({ link.clone(): {"name": "ctr0"} }),
+        );
+        let out = rt.output_of(&b);
+        // A virtual link goes with the namespace, its peer soon after (the kernel tears
+        // namespaces down in the background): whatever is still here is taken away.
+        let _ = host_ip(&["link", "del", &peer]);
+        assert!(
+            out.contains("ctr0") && out.contains("10.254.77.1/24"),
+            "{out}"
+        );
+        assert!(out.contains(",UP"), "{out}");
+
+        // Without a network namespace of its own, or with no such link: refused, nothing left.
+        let mut b = Bundle::sh("true");
+        b.without_namespace("network");
+        b.set("linux.netDevices", json!({"eth9": {}}));
+        let id = rt.id("netdevnons");
+        let out = rt.create(&id, &b).fails();
+        assert!(
+            out.stderr.contains(
+                "linux.netDevices: unable to move network devices without a NET namespace"
+            ),
+            "{out:?}"
+        );
+        let mut b = Bundle::sh("true");
+        b.set("linux.netDevices", json!({"berthnosuch0": {}}));
+        let id = rt.id("netdevnone");
+        let out = rt.create(&id, &b).fails();
+        assert!(
+            out.stderr
+                .contains("linux.netDevices.berthnosuch0: no such network device on the host"),
+            "{out:?}"
+        );
+        assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
+    }
+);

@@ -209,7 +209,7 @@ pub fn attach(
             let res = netns::create(&path).and_then(|_| {
                 att.netns = Some(path.clone());
                 att.join = Some(path.clone());
-                netns::run_in(&path, || Netlink::open()?.up("lo", None))
+                netns::run_in(&path, || Ok(Netlink::open()?.up("lo", None)?))
             });
             if let Err(e) = res {
                 let _ = detach(store, id, &att);
@@ -320,7 +320,7 @@ fn bridge(
         nl.up("lo", None)?;
         nl.add_addr("eth0", ip, prefix)?;
         nl.up("eth0", None)?;
-        nl.add_default_route(gw, "eth0")
+        Ok(nl.add_default_route(gw, "eth0")?)
     })?;
 
     if !req.ports.is_empty() {

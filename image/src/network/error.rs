@@ -31,25 +31,20 @@ pub enum NetError {
     Invalid(String),
 }
 
-impl NetError {
-    pub(crate) fn netlink(op: &str, source: io::Error) -> Self {
+impl From<berth_netlink::NetError> for NetError {
+    fn from(e: berth_netlink::NetError) -> Self {
         NetError::Netlink {
-            op: op.to_string(),
-            source,
+            op: e.op().to_string(),
+            source: e.into_source(),
         }
     }
+}
+
+impl NetError {
     pub(crate) fn netns(op: impl Into<String>, source: impl Into<io::Error>) -> Self {
         NetError::Netns {
             op: op.into(),
             source: source.into(),
-        }
-    }
-    pub(crate) fn errno(&self) -> Option<i32> {
-        match self {
-            NetError::Netlink { source, .. } | NetError::Netns { source, .. } => {
-                source.raw_os_error()
-            }
-            _ => None,
         }
     }
 }

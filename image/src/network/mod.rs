@@ -14,7 +14,8 @@ pub mod error;
 pub mod files;
 pub mod ipam;
 mod manage;
-pub mod netlink;
+/// The rtnetlink client (the berth-netlink crate, shared with the runtime).
+pub use berth_netlink as netlink;
 pub mod netns;
 pub mod nft;
 pub mod ports;

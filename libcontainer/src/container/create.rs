@@ -294,6 +294,7 @@ fn build(
     })?;
     undo.pid = Some(spawned.pid);
     crate::trace::mark("clone+cgroup join");
+    crate::netdev::move_into(spec, spawned.pid.as_raw())?;
     crate::fault::point("spawned");
     drop(console);
     drop(fifo);

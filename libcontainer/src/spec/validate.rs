@@ -170,6 +170,12 @@ pub(crate) fn collect(spec: &Spec, f: &mut Findings) {
             );
         }
     }
+    if let Some((field, message)) = crate::netdev::check(spec) {
+        f.push(
+            SpecError::invalid(field, message),
+            "give the container a network namespace of its own; names up to 15 characters without '/', ':' or spaces",
+        );
+    }
     if let Some(rdt) = spec.linux().as_ref().and_then(|l| l.intel_rdt().as_ref()) {
         if let Some((field, message)) = crate::intelrdt::check(rdt) {
             f.push(

@@ -1,6 +1,8 @@
-//! A small synchronous rtnetlink client: just the requests networks need (bridge, veth,
-//! link up/master/delete, IPv4 address, default route). Every request asks for an ACK;
-//! the kernel's errno comes back as the error.
+//! A small synchronous rtnetlink client: just the requests berth needs — berth-image's
+//! networks (bridge, veth, link up/master/delete, IPv4 address, default route) and the
+//! runtime's `linux.netDevices` (a link's permanent addresses, moving it into a network
+//! namespace under a new name, addresses added back). Every request asks for an ACK; the
+//! kernel's errno comes back as the error.
 //!
 //! Messages are built with `netlink-packet-route`'s types and sent over a blocking
 //! `netlink_sys::Socket` (no async runtime). Replies are read only as far as needed,
@@ -33,10 +35,13 @@ use std::num::NonZeroI32;
 use std::os::fd::RawFd;
 
 use netlink_packet_core::{
-    ErrorBuffer, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLMSG_ALIGNTO,
-    NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
+    ErrorBuffer, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, Parseable,
+    NLMSG_ALIGNTO, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
+    NLM_F_REQUEST,
 };
-use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkHeader, LinkInfo, LinkMessage,
 };
@@ -46,7 +51,37 @@ use netlink_packet_route::route::{
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
 
-use super::error::NetError;
+/// A request the kernel refused (or a socket error): `OP: CAUSE`.
+#[derive(Debug, thiserror::Error)]
+#[error("netlink {op}: {source}")]
+pub struct NetError {
+    op: String,
+    #[source]
+    source: io::Error,
+}
+
+impl NetError {
+    fn netlink(op: &str, source: io::Error) -> Self {
+        NetError {
+            op: op.to_string(),
+            source,
+        }
+    }
+
+    /// The kernel's errno, when the kernel refused.
+    pub fn errno(&self) -> Option<i32> {
+        self.source.raw_os_error()
+    }
+
+    /// What was asked ("get link eth0").
+    pub fn op(&self) -> &str {
+        &self.op
+    }
+
+    pub fn into_source(self) -> io::Error {
+        self.source
+    }
+}
 
 /// Receive buffer: the largest reply we get is one link's RTM_NEWLINK (a few KiB).
 const RECV_BUF: usize = 65536;
@@ -88,6 +123,8 @@ enum Scan {
     Ack,
     /// The kernel refused the request with this errno.
     Nack(NonZeroI32),
+    /// The end of a dump (NLMSG_DONE).
+    Done,
 }
 
 /// Walk the messages in `data`, keeping the payloads of non-ACK replies to `seq`.
@@ -102,6 +139,9 @@ fn scan(data: &[u8], seq: u32, replies: &mut Vec<Vec<u8>>) -> io::Result<Scan> {
                     None => Scan::Ack,
                     Some(code) => Scan::Nack(code),
                 });
+            }
+            if msg.message_type() == NLMSG_DONE {
+                return Ok(Scan::Done);
             }
             replies.push(msg.payload().to_vec());
         }
@@ -220,7 +260,7 @@ impl Netlink {
             }
             match scan(&self.buf, seq, &mut replies).map_err(|e| NetError::netlink(op, e))? {
                 Scan::More => {}
-                Scan::Ack => return Ok(replies),
+                Scan::Ack | Scan::Done => return Ok(replies),
                 Scan::Nack(code) => {
                     let errno = code.get().checked_neg().unwrap_or(libc::EIO);
                     return Err(NetError::netlink(op, io::Error::from_raw_os_error(errno)));
@@ -287,6 +327,16 @@ impl Netlink {
             .map(drop)
     }
 
+    /// Brings link `index` up.
+    pub fn set_up(&mut self, index: u32) -> Result<(), NetError> {
+        let mut m = link(index, Vec::new());
+        m.header.flags = LinkFlags::Up;
+        m.header.change_mask = LinkFlags::Up;
+        let op = format!("set link {index} up");
+        self.request(&op, RouteNetlinkMessage::NewLink(m), 0)
+            .map(drop)
+    }
+
     /// Delete a link; a missing one is not an error. Returns whether it existed.
     pub fn delete(&mut self, name: &str) -> Result<bool, NetError> {
         let Some(idx) = self.index(name)? else {
@@ -306,6 +356,80 @@ impl Netlink {
         let op = format!("add address {addr}/{prefix} to {name}");
         let msg = addr_msg(idx, addr, prefix);
         match self.request(&op, msg, NLM_F_CREATE | NLM_F_EXCL) {
+            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
+            r => r.map(drop),
+        }
+    }
+
+    /// The permanent addresses of global scope on link `index` (what runtime-spec's
+    /// `netDevices` carries over when it moves a link into a container).
+    pub fn permanent_global_addresses(
+        &mut self,
+        index: u32,
+    ) -> Result<Vec<AddressMessage>, NetError> {
+        let op = format!("list addresses of link {index}");
+        let replies = self.request(
+            &op,
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            NLM_F_DUMP,
+        )?;
+        let mut out = Vec::new();
+        for body in replies {
+            let m =
+                AddressMessage::parse(&body[..]).map_err(|e| NetError::netlink(&op, invalid(e)))?;
+            let permanent = m.header.flags.contains(AddressHeaderFlags::Permanent)
+                || m.attributes.iter().any(
+                    |a| matches!(a, AddressAttribute::Flags(f) if f.contains(AddressFlags::Permanent)),
+                );
+            if m.header.index == index && m.header.scope == AddressScope::Universe && permanent {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves link `index` into the network namespace of process `pid`, named `name` there
+    /// (a name ending in `%d` lets the kernel number it).
+    pub fn move_to_netns(&mut self, index: u32, pid: u32, name: &str) -> Result<(), NetError> {
+        let op = format!("move link {index} to the network namespace of {pid} as {name}");
+        let msg = link(
+            index,
+            vec![
+                LinkAttribute::NetNsPid(pid),
+                LinkAttribute::IfName(name.to_string()),
+            ],
+        );
+        self.request(&op, RouteNetlinkMessage::NewLink(msg), 0)
+            .map(drop)
+    }
+
+    /// Adds `addr` (as listed by [`Self::permanent_global_addresses`]) to link `index`;
+    /// an address already there is fine.
+    pub fn add_address_like(&mut self, index: u32, addr: &AddressMessage) -> Result<(), NetError> {
+        let mut m = AddressMessage::default();
+        m.header.family = addr.header.family;
+        m.header.prefix_len = addr.header.prefix_len;
+        m.header.scope = addr.header.scope;
+        m.header.index = index;
+        m.attributes = addr
+            .attributes
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a,
+                    AddressAttribute::Address(_)
+                        | AddressAttribute::Local(_)
+                        | AddressAttribute::Broadcast(_)
+                )
+            })
+            .cloned()
+            .collect();
+        let op = format!("add address to link {index}");
+        match self.request(
+            &op,
+            RouteNetlinkMessage::NewAddress(m),
+            NLM_F_CREATE | NLM_F_EXCL,
+        ) {
             Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
             r => r.map(drop),
         }
