@@ -86,6 +86,10 @@ enum Command {
     Update(update::UpdateArgs),
     /// Display container events such as OOM notifications, cpu, memory, and IO usage statistics
     Events(events::EventsArgs),
+    /// Checkpoint a running container (CRIU; not implemented yet)
+    Checkpoint(checkpoint::CheckpointArgs),
+    /// Restore a container from a previous checkpoint (CRIU; not implemented yet)
+    Restore(checkpoint::RestoreArgs),
 }
 
 const LONG_ABOUT: &str = "An OCI container runtime, command-line compatible with runc.
@@ -225,6 +229,8 @@ fn main() {
         Command::Features(a) => features::run(a).map(|()| 0),
         Command::Update(a) => update::run(&globals, a),
         Command::Events(a) => events::run(&globals, a),
+        Command::Checkpoint(a) => checkpoint::checkpoint(&globals, a),
+        Command::Restore(a) => checkpoint::restore(&globals, a),
     };
     libcontainer::trace::flush();
     match result {

@@ -297,3 +297,41 @@ compare_test!(intel_rdt_without_resctrl, |rt| -> Vec<String> {
     assert_no_state(rt);
     seen
 });
+
+// checkpoint's argument checks, as runc makes them before it runs CRIU: a --parent-path
+// that is absolute or missing is refused naming the flag; unknown ids and stopped
+// containers as for every command.
+compare_test!(checkpoint_argument_checks, |rt| -> Vec<String> {
+    let mut b = Bundle::new();
+    b.args(&["sleep", "30"]);
+    let id = rt.start_detached(&b);
+    let images = rt.work().join("images");
+    let images = images.to_str().unwrap();
+    let mut seen = Vec::new();
+    for parent in [
+        format!("{}/parent", rt.work().display()),
+        "./no-such-parent".into(),
+    ] {
+        let out = rt.run(&[
+            "checkpoint",
+            "--parent-path",
+            &parent,
+            "--image-path",
+            images,
+            &id,
+        ]);
+        seen.push(format!(
+            "{:?} {}",
+            out.code,
+            out.stderr.contains("--parent-path")
+        ));
+    }
+    let out = rt.run(&["checkpoint", "no-such-container"]);
+    seen.push(format!(
+        "{:?} {}",
+        out.code,
+        normalize_stderr(out.stderr.trim(), rt.name())
+    ));
+    rt.delete_force(&id);
+    seen
+});

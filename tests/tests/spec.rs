@@ -135,6 +135,8 @@ compare_test!(help_in_runcs_layout, |rt| -> Vec<String> {
         vec!["delete", "-h"],
         vec!["exec", "-h"],
         vec!["update", "--help"],
+        vec!["checkpoint", "-h"],
+        vec!["restore", "--help"],
     ] {
         let out = rt.run(&args).ok();
         let lines: Vec<&str> = out.stdout.lines().collect();

@@ -1,6 +1,7 @@
 //! One file per `berth` command.
 
 pub mod check;
+pub mod checkpoint;
 pub mod create;
 pub mod delete;
 pub mod events;
