@@ -8,6 +8,7 @@ pub(crate) const LD_W_ABS: u16 = 0x20;
 pub(crate) const JMP_JA: u16 = 0x05;
 pub(crate) const JMP_JEQ_K: u16 = 0x15;
 pub(crate) const JMP_JGT_K: u16 = 0x25;
+pub(crate) const JMP_JGE_K: u16 = 0x35;
 pub(crate) const JMP_JSET_K: u16 = 0x45;
 pub(crate) const RET_K: u16 = 0x06;
 

@@ -1,14 +1,19 @@
-//! `linux.seccomp` → classic BPF. seccompiler compiles each action's rules (one filter has
-//! one match action); we splice those bodies into one program per ABI, most restrictive
-//! action first, so the first group that matches decides — as one libseccomp filter would.
+//! `linux.seccomp` → one classic BPF program, as libseccomp makes one. Per ABI a section:
+//! the syscalls an action takes unconditionally as sorted number ranges (our own compact
+//! matcher), the ones with argument conditions compiled by seccompiler (one filter has one
+//! match action; its bodies are spliced in), most restrictive action first, so the first
+//! group that matches decides.
 //!
-//! Layout of the program for one ABI:
 //! ```text
-//!   ld arch; wrong arch → ALLOW (another ABI's filter decides) or the bad-arch action
-//!   ld nr;   x32 bit split (x86_64 / x32); nr > largest in profile → ENOSYS (runc's stub)
-//!   body of group 1 (mismatch jumps to the next body) … body of group n
-//!   ret defaultAction
+//!   ld arch; x86_64 → native section; i386 → x86 section (if listed); else bad-arch action
+//!   native: ld nr; x32 bit → x32 section (if listed) or bad arch; ENOSYS stub (runc's:
+//!           nr > largest in profile); group 1 … group n; ret defaultAction
+//!   x32, x86: the same without the dispatch
 //! ```
+//!
+//! One program rather than one per ABI (measured in bench/seccomp: every program the kernel
+//! runs per call costs more than the instructions in it), and the compact matcher keeps the
+//! three sections of Docker's profile under the kernel's 4096 instructions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -134,34 +139,185 @@ pub(crate) fn compile(seccomp: &LinuxSeccomp) -> Result<Vec<Program>, SeccompErr
     }
     let stub = !default.permissive() && seccomp.default_errno_ret() != Some(libc::ENOSYS as u32);
 
-    // The native program goes last: once it is in place it decides whether the seccomp(2)
-    // calls installing the others would be allowed.
-    let mut programs = Vec::new();
-    for &abi in abis.iter().rev() {
-        let mut insns = prologue(
-            abi,
-            &abis,
-            stub.then(|| largest.get(&abi).copied()).flatten(),
-        )?;
-        let mut listener = false;
+    let mut sections = Vec::new();
+    let mut listener = false;
+    for &abi in &abis {
+        let mut insns = section_prologue(abi, stub.then(|| largest.get(&abi).copied()).flatten())?;
         for ((_, action), group) in groups.range((abi, Action::KillProcess)..=(abi, Action::Allow))
         {
             listener |= *action == Action::Notify;
-            insns.extend(body(group, *action)?);
+            insns.extend(group_code(group, *action)?);
         }
         insns.extend(bpf::assemble(&[bpf::ret(default.ret())]).unwrap_or_default());
-        if insns.len() > MAX_INSNS {
-            return Err(SeccompError::TooLarge {
-                abi: format!("{abi:?}"),
-                len: insns.len(),
-            });
-        }
-        programs.push(Program {
-            insns,
-            listener: listener && abi == Abi::X86_64,
+        sections.push((abi, insns));
+    }
+    let insns = link(sections);
+    if insns.len() > MAX_INSNS {
+        return Err(SeccompError::TooLarge {
+            abi: format!("{abis:?}"),
+            len: insns.len(),
         });
     }
-    Ok(programs)
+    Ok(vec![Program { insns, listener }])
+}
+
+/// `ja` from `from` to `to` (absolute indices; forward only).
+fn ja(from: usize, to: usize) -> sock_filter {
+    sock_filter {
+        code: bpf::JMP_JA,
+        jt: 0,
+        jf: 0,
+        k: (to - from - 1) as u32,
+    }
+}
+
+/// Index of the x32 dispatch slot in the native section (see [`section_prologue`]).
+const X32_SLOT: usize = 2;
+
+/// Joins the sections behind the architecture dispatch into one program.
+fn link(sections: Vec<(Abi, Vec<sock_filter>)>) -> Vec<sock_filter> {
+    let has = |abi| sections.iter().any(|(a, _)| *a == abi);
+    let jeq = |k| sock_filter {
+        code: bpf::JMP_JEQ_K,
+        jt: 0,
+        jf: 1,
+        k,
+    };
+    let ret = |k| sock_filter {
+        code: bpf::RET_K,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let ld = |k| sock_filter {
+        code: bpf::LD_W_ABS,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    // ld arch; jeq x86_64; ja native; [jeq i386; ja x86;] ret bad-arch
+    let header_len = if has(Abi::X86) { 6 } else { 4 };
+    let mut start = BTreeMap::new();
+    let mut at = header_len;
+    for (abi, insns) in &sections {
+        start.insert(*abi, at);
+        at += insns.len();
+    }
+    let mut out = vec![ld(bpf::OFF_ARCH), jeq(AUDIT_ARCH_X86_64)];
+    out.push(ja(out.len(), start[&Abi::X86_64]));
+    if let Some(&x86) = start.get(&Abi::X86) {
+        out.push(jeq(AUDIT_ARCH_I386));
+        out.push(ja(out.len(), x86));
+    }
+    out.push(ret(BAD_ARCH));
+    for (abi, mut insns) in sections {
+        if abi == Abi::X86_64 {
+            if let Some(&x32) = start.get(&Abi::X32) {
+                insns[X32_SLOT] = ja(out.len() + X32_SLOT, x32);
+            }
+        }
+        out.extend(insns);
+    }
+    out
+}
+
+/// The start of one ABI's section: the syscall number, the x32 split (native section:
+/// the slot at [`X32_SLOT`] is the bad-arch action, or a jump to the x32 section once
+/// linked) and the ENOSYS stub.
+fn section_prologue(abi: Abi, largest: Option<u32>) -> Result<Vec<sock_filter>, SeccompError> {
+    const BODY: usize = 1;
+    let jump = |code, k, t: Option<usize>, f: Option<usize>| Insn::Jump { code, k, t, f };
+    let mut p = vec![bpf::load(bpf::OFF_NR)];
+    if abi == Abi::X86_64 {
+        // x32 syscalls arrive with the x86_64 arch and the x32 bit set.
+        p.extend([
+            Insn::Raw(sock_filter {
+                code: bpf::JMP_JSET_K,
+                jt: 0,
+                jf: 1,
+                k: X32_SYSCALL_BIT,
+            }),
+            bpf::ret(BAD_ARCH),
+        ]);
+    }
+    if let Some(largest) = largest {
+        p.extend([
+            jump(bpf::JMP_JGT_K, largest, None, Some(BODY)),
+            bpf::ret(bpf::RET_ERRNO | libc::ENOSYS as u32),
+        ]);
+    }
+    p.push(Insn::Label(BODY));
+    bpf::assemble(&p)
+        .ok_or_else(|| SeccompError::Invalid("internal: prologue jump too long".into()))
+}
+
+/// One action's rules: the conditional ones through seccompiler, then the unconditional
+/// ones as number ranges; a syscall that matches neither goes on to the next group.
+fn group_code(group: &Group, action: Action) -> Result<Vec<sock_filter>, SeccompError> {
+    let conditional: Group = group
+        .iter()
+        .filter(|(_, rules)| rules.is_some())
+        .map(|(nr, rules)| (*nr, rules.clone()))
+        .collect();
+    let plain: Vec<u32> = group
+        .iter()
+        .filter(|(_, rules)| rules.is_none())
+        .map(|(nr, _)| *nr)
+        .collect();
+    let mut out = Vec::new();
+    if !conditional.is_empty() {
+        out.extend(body(&conditional, action)?);
+    }
+    out.extend(ranges(&plain, action));
+    Ok(out)
+}
+
+/// Matches the sorted syscall numbers `nrs` as ranges, highest first: per range
+/// `jge lo` (below: next range), `jgt hi` (above: not here), `ret action`, `ja end`.
+/// Only the number is read, so the kernel can cache the verdict.
+fn ranges(nrs: &[u32], action: Action) -> Vec<sock_filter> {
+    let mut spans: Vec<(u32, u32)> = Vec::new();
+    for &nr in nrs {
+        match spans.last_mut() {
+            Some((_, hi)) if *hi + 1 == nr => *hi = nr,
+            _ => spans.push((nr, nr)),
+        }
+    }
+    if spans.is_empty() {
+        return Vec::new();
+    }
+    let len = 1 + 4 * spans.len();
+    let mut out = vec![sock_filter {
+        code: bpf::LD_W_ABS,
+        jt: 0,
+        jf: 0,
+        k: bpf::OFF_NR,
+    }];
+    for &(lo, hi) in spans.iter().rev() {
+        let here = out.len();
+        out.extend([
+            sock_filter {
+                code: bpf::JMP_JGE_K,
+                jt: 0,
+                jf: 3,
+                k: lo,
+            },
+            sock_filter {
+                code: bpf::JMP_JGT_K,
+                jt: 1,
+                jf: 0,
+                k: hi,
+            },
+            sock_filter {
+                code: bpf::RET_K,
+                jt: 0,
+                jf: 0,
+                k: action.ret(),
+            },
+            ja(here + 3, len),
+        ]);
+    }
+    out
 }
 
 /// The ABIs to compile for: the native one always (libseccomp adds it), plus the listed
@@ -181,62 +337,6 @@ pub(super) fn abi_of(arch: &Arch) -> Option<Abi> {
         Arch::ScmpArchX32 => Some(Abi::X32),
         _ => None,
     }
-}
-
-/// Architecture dispatch and the ENOSYS stub for `abi`.
-fn prologue(
-    abi: Abi,
-    abis: &[Abi],
-    largest: Option<u32>,
-) -> Result<Vec<sock_filter>, SeccompError> {
-    const OK: usize = 1;
-    const BODY: usize = 2;
-    const PASS: usize = 3;
-    const NR_OK: usize = 4;
-    let jump = |code, k, t: Option<usize>, f: Option<usize>| Insn::Jump { code, k, t, f };
-    let mut p = vec![
-        bpf::load(bpf::OFF_ARCH),
-        jump(bpf::JMP_JEQ_K, abi.audit_arch(), Some(OK), None),
-    ];
-    if abi == Abi::X86_64 {
-        // The native program judges the architectures nobody compiled for; i386 syscalls
-        // are the x86 program's to judge.
-        if abis.contains(&Abi::X86) {
-            p.push(jump(bpf::JMP_JEQ_K, AUDIT_ARCH_I386, Some(PASS), None));
-        }
-        p.push(bpf::ret(BAD_ARCH));
-    }
-    p.extend([Insn::Label(PASS), bpf::ret(bpf::RET_ALLOW)]);
-    p.extend([Insn::Label(OK), bpf::load(bpf::OFF_NR)]);
-    match abi {
-        // x32 syscalls arrive with the x86_64 arch and the x32 bit set.
-        Abi::X86_64 => {
-            let x32 = if abis.contains(&Abi::X32) {
-                bpf::RET_ALLOW
-            } else {
-                BAD_ARCH
-            };
-            p.extend([
-                jump(bpf::JMP_JSET_K, X32_SYSCALL_BIT, None, Some(NR_OK)),
-                bpf::ret(x32),
-            ]);
-        }
-        Abi::X32 => p.extend([
-            jump(bpf::JMP_JSET_K, X32_SYSCALL_BIT, Some(NR_OK), None),
-            bpf::ret(bpf::RET_ALLOW),
-        ]),
-        Abi::X86 => {}
-    }
-    p.push(Insn::Label(NR_OK));
-    if let Some(largest) = largest {
-        p.extend([
-            jump(bpf::JMP_JGT_K, largest, None, Some(BODY)),
-            bpf::ret(bpf::RET_ERRNO | libc::ENOSYS as u32),
-        ]);
-    }
-    p.push(Insn::Label(BODY));
-    bpf::assemble(&p)
-        .ok_or_else(|| SeccompError::Invalid("internal: prologue jump too long".into()))
 }
 
 /// seccompiler's program for one group, without its arch check, with "not matched"

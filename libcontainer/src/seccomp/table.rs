@@ -18,14 +18,6 @@ pub(crate) enum Abi {
 }
 
 impl Abi {
-    /// The value of `seccomp_data.arch` for this ABI's syscalls.
-    pub(crate) fn audit_arch(self) -> u32 {
-        match self {
-            Abi::X86_64 | Abi::X32 => AUDIT_ARCH_X86_64,
-            Abi::X86 => AUDIT_ARCH_I386,
-        }
-    }
-
     /// The number of `name` in this ABI (with the x32 bit for x32), if it has it.
     pub(crate) fn number(self, name: &str) -> Option<u32> {
         let n = *table(self).get(name)?;
