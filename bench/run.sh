@@ -5,6 +5,7 @@
 #   RUNS=40 BATCH=50 bench/run.sh
 #   NO_BUILD=1 BERTH=path bench/run.sh   measure an existing binary
 #   NO_CONTAINERD=1 bench/run.sh         skip the containerd (ctr run --rm) part
+#   NO_SECCOMP=1 bench/run.sh            skip the seccomp run-time cost part (bench/seccomp)
 #   EXTRA="old=/tmp/berth-old" bench/run.sh   also measure other binaries (before/after A/B)
 #
 # Needs root, busybox-static, runc, crun, strace, python3. crun refuses this kind of hybrid
@@ -153,4 +154,9 @@ fi
 python3 "$here/measure.py" --bundle "$tmp/bundle" --state "$tmp/state" --out "$out" \
     --runs "$runs" --batch "$batch" --extra "$extra" \
     "berth=$berth" runc=runc "crun=$crun_cmd" ${EXTRA:-}
+if [ -z "${NO_SECCOMP:-}" ]; then
+    echo "bench: seccomp run-time cost (Docker's default config)" >&2
+    { echo; echo "## Seccomp run-time cost"; echo; "$here/seccomp/run.sh" "$berth"; } >>"$out" ||
+        echo "bench: seccomp part failed (see above)" >&2
+fi
 echo "bench: results in $out" >&2
