@@ -95,6 +95,9 @@ pub(crate) struct Record {
     /// existed read as "may have".
     #[serde(default = "may_have_hooks")]
     pub late_hooks: bool,
+    /// The config has no process: the container can be created but not started.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_process: bool,
 }
 
 fn may_have_hooks() -> bool {
@@ -116,6 +119,7 @@ impl Record {
             cgroup: None,
             owner: nix::unistd::geteuid().as_raw(),
             late_hooks: true,
+            no_process: false,
         }
     }
 }

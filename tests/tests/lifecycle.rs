@@ -529,3 +529,22 @@ runtime_test!(kill_all, |rt| {
         "exec'd process survived --all"
     );
 });
+
+// A config without a process: the runtime spec lets `create` take it and has `start`
+// fail ("process ... REQUIRED when start is called"); `delete` then removes it all.
+berth_only_test!(
+    create_without_process_start_refuses,
+    "runc 1.1.5 refuses such a config at create",
+    |rt| {
+        let mut b = Bundle::new();
+        b.remove("process");
+        let id = rt.id("noproc");
+        rt.create(&id, &b).ok();
+        assert_eq!(rt.status(&id), "created");
+        let out = rt.start(&id).fails();
+        assert!(out.stderr.contains("process: not set"), "{out:?}");
+        assert_eq!(rt.status(&id), "created");
+        rt.delete(&id).ok();
+        assert!(rt.root_entries().is_empty(), "{:?}", rt.root_entries());
+    }
+);

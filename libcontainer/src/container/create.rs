@@ -173,6 +173,7 @@ fn build(
     let spec = &config.spec;
     let mut record = Record::new(&b.id, &config.bundle, &config.rootfs);
     record.annotations = spec.annotations().clone().unwrap_or_default();
+    record.no_process = !config.has_process();
     record.late_hooks = spec
         .hooks()
         .as_ref()

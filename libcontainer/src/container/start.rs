@@ -21,6 +21,11 @@ impl Container {
         let _lock = self.lock()?;
         self.reload()?;
         match self.status() {
+            Status::Created if self.record.no_process => {
+                return Err(Error::Config(
+                    "process: not set in the config: the container has nothing to start".into(),
+                ))
+            }
             Status::Created => {}
             found => {
                 return Err(Error::CannotStart {

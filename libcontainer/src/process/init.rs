@@ -43,6 +43,13 @@ pub(crate) fn run(ch: &Channel, args: &InitArgs) -> Result<Infallible> {
     log::debug!("init: closing the pipe to signal completion");
     // From here on nobody reads the channel: like runc's init, report on stderr.
     close_inherited(3 + args.keep_fds, args.fifo);
+    let Some(program) = program else {
+        // No process in the config: `start` refuses, so hold the namespaces until
+        // `delete` kills us.
+        loop {
+            nix::unistd::pause();
+        }
+    };
     let err = wait_and_exec(args, &program);
     eprintln!("{err}");
     // SAFETY: _exit is always safe.
@@ -101,7 +108,7 @@ fn wait_for_start(args: &InitArgs) -> Result<()> {
     Ok(())
 }
 
-fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
+fn setup_container(ch: &Channel, args: &InitArgs) -> Result<Option<setup::Program>> {
     let cfg = args.config;
     let spec = &cfg.spec;
     let process = cfg.process();
@@ -179,6 +186,9 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
     }
     crate::trace::mark("hostname/sysctl/paths");
 
+    if !cfg.has_process() {
+        return Ok(None);
+    }
     tty::new_session(process, args.console_socket)?;
     let seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let memory_policy = spec
@@ -194,7 +204,7 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<setup::Program> {
         ch,
     );
     crate::trace::mark("process setup");
-    program
+    program.map(Some)
 }
 
 /// In a new user namespace the container's root may not reach a bind source; the runtime,

@@ -110,12 +110,18 @@ pub(crate) struct ContainerConfig {
 }
 
 impl ContainerConfig {
+    /// The container's process; a config without one (the spec lets `create` take it,
+    /// `start` then fails) reads as oci-spec's default process, which never runs.
     pub(crate) fn process(&self) -> &Process {
-        // validate() refuses a spec without a process.
+        static NONE: std::sync::OnceLock<Process> = std::sync::OnceLock::new();
         self.spec
             .process()
             .as_ref()
-            .expect("validated: process present")
+            .unwrap_or_else(|| NONE.get_or_init(Process::default))
+    }
+
+    pub(crate) fn has_process(&self) -> bool {
+        self.spec.process().is_some()
     }
 }
 

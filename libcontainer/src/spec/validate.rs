@@ -79,12 +79,9 @@ pub(crate) fn collect(spec: &Spec, f: &mut Findings) {
             "remove process.selinuxLabel, or run on a host with SELinux enabled",
         );
     }
-    match spec.process() {
-        None => f.push(
-            SpecError::invalid("process", "must be set"),
-            "a process with args and an absolute cwd",
-        ),
-        Some(process) => collect_process(process, f),
+    // Without a process the container can be created, not started (runtime spec).
+    if let Some(process) = spec.process() {
+        collect_process(process, f);
     }
 
     let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
