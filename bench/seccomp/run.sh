@@ -2,7 +2,7 @@
 # Seccomp's run-time cost in containers run by berth, runc and crun with Docker's default
 # config (bench/fixtures/docker-default.json, captured from dockerd by
 # bench/capture-docker-config.sh) and with the same config without its seccomp profile:
-# ns per call of getppid (always allowed), personality and socket (filtered on an
+# ns per call of getppid and socket (allowed outright) and personality (filtered on an
 # argument), medians over interleaved rounds; then each runtime's loaded filter: length,
 # first load, how many syscalls get a cached ALLOW, instructions run per measured call.
 #   bench/seccomp/run.sh BERTH [OUT.md]     (ROUNDS=5 CALLS=200000)

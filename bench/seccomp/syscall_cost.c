@@ -1,6 +1,6 @@
 /* Times tight loops of single system calls inside a container: ns per call for
  * getppid (allowed by every profile without looking at arguments), personality(query)
- * and socket(an unknown family) (both filtered on an argument by Docker's profile).
+ * (filtered on its argument by Docker's profile) and socket(an unknown family).
  * Built static by bench/seccomp/run.sh; prints "name ns_per_call" lines. */
 #define _GNU_SOURCE
 #include <stdio.h>
