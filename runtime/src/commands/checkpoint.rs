@@ -8,20 +8,15 @@ use anyhow::{bail, Context};
 
 use crate::Globals;
 
+/// The CRIU options `checkpoint` and `restore` share, with runc's names.
 #[derive(clap::Args, Debug)]
-pub struct CheckpointArgs {
-    /// Path for saving criu image files
+pub struct CriuFlags {
+    /// Path for criu image files (default: ./checkpoint)
     #[arg(long = "image-path")]
     pub image_path: Option<PathBuf>,
     /// Path for saving work files and logs
     #[arg(long = "work-path")]
     pub work_path: Option<PathBuf>,
-    /// Path for previous criu image files in pre-dump (relative to the image path)
-    #[arg(long = "parent-path")]
-    pub parent_path: Option<PathBuf>,
-    /// Leave the process running after checkpointing
-    #[arg(long = "leave-running")]
-    pub leave_running: bool,
     /// Allow open tcp connections
     #[arg(long = "tcp-established")]
     pub tcp_established: bool,
@@ -31,21 +26,12 @@ pub struct CheckpointArgs {
     /// Allow shell jobs
     #[arg(long = "shell-job")]
     pub shell_job: bool,
-    /// Use userfaultfd to lazily restore memory pages
-    #[arg(long = "lazy-pages")]
-    pub lazy_pages: bool,
-    /// Criu writes \0 to this FD once lazy-pages is ready
-    #[arg(long = "status-fd", default_value_t = -1, allow_negative_numbers = true)]
-    pub status_fd: i32,
-    /// ADDRESS:PORT of the page server
-    #[arg(long = "page-server")]
-    pub page_server: Option<String>,
     /// Handle file locks, for safety
     #[arg(long = "file-locks")]
     pub file_locks: bool,
-    /// Dump container's memory information only, leave the container running after this
-    #[arg(long = "pre-dump")]
-    pub pre_dump: bool,
+    /// Use userfaultfd to lazily restore memory pages
+    #[arg(long = "lazy-pages")]
+    pub lazy_pages: bool,
     /// Cgroups mode: 'soft' (default), 'full' and 'strict'
     #[arg(long = "manage-cgroups-mode")]
     pub manage_cgroups_mode: Option<String>,
@@ -55,37 +41,39 @@ pub struct CheckpointArgs {
     /// Enable auto deduplication of memory images
     #[arg(long = "auto-dedup")]
     pub auto_dedup: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckpointArgs {
+    #[command(flatten)]
+    pub criu: CriuFlags,
+    /// Path for previous criu image files in pre-dump (relative to the image path)
+    #[arg(long = "parent-path")]
+    pub parent_path: Option<PathBuf>,
+    /// Leave the process running after checkpointing
+    #[arg(long = "leave-running")]
+    pub leave_running: bool,
+    /// Criu writes \0 to this FD once lazy-pages is ready
+    #[arg(long = "status-fd", default_value_t = -1, allow_negative_numbers = true)]
+    pub status_fd: i32,
+    /// ADDRESS:PORT of the page server
+    #[arg(long = "page-server")]
+    pub page_server: Option<String>,
+    /// Dump container's memory information only, leave the container running after this
+    #[arg(long = "pre-dump")]
+    pub pre_dump: bool,
     /// The container id
     pub id: String,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct RestoreArgs {
+    #[command(flatten)]
+    pub criu: CriuFlags,
     /// Path to an AF_UNIX socket which will receive a file descriptor referencing the
     /// master end of the console's pseudoterminal
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
-    /// Path to criu image files for restoring
-    #[arg(long = "image-path")]
-    pub image_path: Option<PathBuf>,
-    /// Path for saving work files and logs
-    #[arg(long = "work-path")]
-    pub work_path: Option<PathBuf>,
-    /// Allow open tcp connections
-    #[arg(long = "tcp-established")]
-    pub tcp_established: bool,
-    /// Allow external unix sockets
-    #[arg(long = "ext-unix-sk")]
-    pub ext_unix_sk: bool,
-    /// Allow shell jobs
-    #[arg(long = "shell-job")]
-    pub shell_job: bool,
-    /// Handle file locks, for safety
-    #[arg(long = "file-locks")]
-    pub file_locks: bool,
-    /// Cgroups mode: 'soft' (default), 'full' and 'strict'
-    #[arg(long = "manage-cgroups-mode")]
-    pub manage_cgroups_mode: Option<String>,
     /// Path to the root of the bundle directory
     #[arg(short = 'b', long)]
     pub bundle: Option<PathBuf>,
@@ -101,15 +89,6 @@ pub struct RestoreArgs {
     /// Do not use pivot root to jail process inside rootfs
     #[arg(long = "no-pivot")]
     pub no_pivot: bool,
-    /// Create a namespace, but don't restore its properties
-    #[arg(long = "empty-ns")]
-    pub empty_ns: Vec<String>,
-    /// Enable auto deduplication of memory images
-    #[arg(long = "auto-dedup")]
-    pub auto_dedup: bool,
-    /// Use userfaultfd to lazily restore memory pages
-    #[arg(long = "lazy-pages")]
-    pub lazy_pages: bool,
     /// Specify an LSM profile to be used during restore in the form of TYPE:NAME
     #[arg(long = "lsm-profile")]
     pub lsm_profile: Option<String>,
@@ -150,8 +129,9 @@ pub fn checkpoint(g: &Globals, a: &CheckpointArgs) -> anyhow::Result<i32> {
     if status != libcontainer::Status::Running {
         bail!("container {} is not running: {}", a.id, status.as_str());
     }
-    check_cgroups_mode(a.manage_cgroups_mode.as_deref())?;
+    check_cgroups_mode(a.criu.manage_cgroups_mode.as_deref())?;
     let image_path = a
+        .criu
         .image_path
         .clone()
         .unwrap_or_else(|| PathBuf::from("checkpoint"));
@@ -162,7 +142,7 @@ pub fn checkpoint(g: &Globals, a: &CheckpointArgs) -> anyhow::Result<i32> {
 }
 
 pub fn restore(g: &Globals, a: &RestoreArgs) -> anyhow::Result<i32> {
-    check_cgroups_mode(a.manage_cgroups_mode.as_deref())?;
+    check_cgroups_mode(a.criu.manage_cgroups_mode.as_deref())?;
     if libcontainer::Container::load(&g.root, &a.id).is_ok() {
         bail!("container with id exists: {}", a.id);
     }
