@@ -25,7 +25,7 @@ if [ -x "$release" ]; then
     mkdir -p "$work/payload/release" && cp "$release" "$work/payload/release/berth"
 fi
 # The Debian package integration/install.sh made (make deb), for the package scenario.
-deb=$(ls "$HERE"/../../target/deb/berth_*.deb 2>/dev/null | head -n1)
+deb=$(ls "$HERE"/../../target/deb/berth_*.deb 2>/dev/null | head -n1 || true)
 if [ -n "$deb" ]; then
     mkdir -p "$work/payload/deb" && cp "$deb" "$work/payload/deb/"
 fi
