@@ -6,6 +6,7 @@
 #   NO_BUILD=1 BERTH=path bench/run.sh   measure an existing binary
 #   NO_CONTAINERD=1 bench/run.sh         skip the containerd (ctr run --rm) part
 #   NO_SECCOMP=1 bench/run.sh            skip the seccomp run-time cost part (bench/seccomp)
+#   NO_DOCKER_DEFAULT=1 bench/run.sh     skip the run on Docker's default config (bench/fixtures)
 #   EXTRA="old=/tmp/berth-old" bench/run.sh   also measure other binaries (before/after A/B)
 #
 # Needs root, busybox-static, runc, crun, strace, python3. crun refuses this kind of hybrid
@@ -154,6 +155,23 @@ fi
 python3 "$here/measure.py" --bundle "$tmp/bundle" --state "$tmp/state" --out "$out" \
     --runs "$runs" --batch "$batch" --extra "$extra" \
     "berth=$berth" runc=runc "crun=$crun_cmd" ${EXTRA:-}
+if [ -z "${NO_DOCKER_DEFAULT:-}" ]; then
+    # The same A/B run on the config dockerd writes for `docker run busybox true`
+    # (bench/fixtures/docker-default.json: Docker's seccomp profile, capabilities,
+    # masked and read-only paths, mounts), on the bench's rootfs.
+    echo "bench: Docker's default container" >&2
+    mkdir -p "$tmp/docker-bundle"
+    cp -a "$tmp/bundle/rootfs" "$tmp/docker-bundle/rootfs"
+    jq '.process.args = ["/bin/true"]' "$here/fixtures/docker-default.json" >"$tmp/docker-bundle/config.json"
+    if python3 "$here/measure.py" --bundle "$tmp/docker-bundle" --state "$tmp/state" \
+        --out "$tmp/docker.md" --runs "$runs" --batch "${DOCKER_BATCH:-10}" \
+        "berth=$berth" runc=runc "crun=$crun_cmd"; then
+        { echo; echo "## Docker's default container (bench/fixtures/docker-default.json)"; echo;
+          sed 's/^# /### /' "$tmp/docker.md"; } >>"$out"
+    else
+        echo "bench: Docker default part failed (see above)" >&2
+    fi
+fi
 if [ -z "${NO_SECCOMP:-}" ]; then
     echo "bench: seccomp run-time cost (Docker's default config)" >&2
     { echo; echo "## Seccomp run-time cost"; echo; "$here/seccomp/run.sh" "$berth"; } >>"$out" ||

@@ -78,6 +78,7 @@ impl Container {
                 .linux()
                 .as_ref()
                 .and_then(|l| l.memory_policy().clone()),
+            affinity: affinity.clone(),
             process: &opts.process,
             console_socket: console.as_ref().map(|c| c.as_raw_fd()),
             keep_fds: opts.preserve_fds,
@@ -95,10 +96,6 @@ impl Container {
             })
         })?;
         drop(console);
-        if let Err(e) = affinity.settle(spawned.pid) {
-            spawn::kill_and_reap(spawned.pid);
-            return Err(e);
-        }
         let mut ready = spawned.channel.recv_with_fds();
         if let Ok(Some((Message::SeccompListener, fds))) = &ready {
             let state = crate::seccomp::notify::ProcessState {

@@ -78,8 +78,9 @@ impl ExecAffinity {
         result
     }
 
-    /// Once the process is in the container's cgroup: `final`, or, with no affinity given
-    /// at all, every CPU (the kernel clamps the mask to what the cgroup allows).
+    /// In the new process, once it is in the container's cgroup and before it execs:
+    /// `final`, or, with no affinity given at all, every CPU (the kernel clamps the mask
+    /// to what the cgroup allows). `pid` 0 is the caller.
     pub(crate) fn settle(&self, pid: Pid) -> Result<()> {
         match (&self.initial, &self.last) {
             (_, Some(last)) => sched_setaffinity(pid, last)

@@ -6,6 +6,7 @@ use std::os::fd::RawFd;
 
 use oci_spec::runtime::{LinuxMemoryPolicy, LinuxSeccomp, Process};
 
+use super::affinity::ExecAffinity;
 use super::channel::{Channel, Message};
 use super::setup;
 use crate::error::Result;
@@ -20,11 +21,16 @@ pub(crate) struct ExecArgs<'a> {
     pub seccomp: Option<LinuxSeccomp>,
     /// The container's `linux.memoryPolicy`, set in the exec'd process too (as runc).
     pub memory_policy: Option<LinuxMemoryPolicy>,
+    /// `execCPUAffinity`: its final set (or every CPU), taken here, once in the cgroup.
+    pub affinity: ExecAffinity,
 }
 
 pub(crate) fn run(ch: &Channel, args: &ExecArgs) -> Result<Infallible> {
     // runc's step names for --debug (see init.rs).
     log::debug!("child process in init(): joining the container");
+    // In the container's cgroup by now (the runtime placed us before letting us go on),
+    // and before anything of the process runs.
+    args.affinity.settle(nix::unistd::Pid::from_raw(0))?;
     tty::new_session(args.process, args.console_socket)?;
     let program = setup::prepare(
         args.process,
