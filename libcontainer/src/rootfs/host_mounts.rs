@@ -9,7 +9,8 @@ use nix::mount::{umount2, MntFlags};
 
 use crate::mountinfo::parse_mountinfo;
 
-/// Lazily unmounts every mount below `rootfs` in this mount namespace, deepest first. Failures are logged: it runs while tearing down, where nothing can be retried.
+/// Lazily unmounts every mount below `rootfs` in this mount namespace, deepest first.
+/// Failures are logged: it runs while tearing down, where nothing can be retried.
 pub fn detach_under(rootfs: &Path) {
     let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return;
