@@ -612,31 +612,43 @@ fn host_mounts_below(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// The optional fields (propagation) of every host mount, by mount point.
+fn host_propagation() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let dash = f.iter().position(|x| *x == "-").unwrap_or(6);
+            format!("{} {}", f[4], f[6..dash].join(","))
+        })
+        .collect()
+}
+
 // No mount namespace: the container is confined to its rootfs by chroot and its mounts
-// are made in the host's namespace, as runc does. runc leaves them there (and would make
-// the host's / a slave); berth leaves the host's propagation alone and detaches them at
-// delete.
-compare_test!(no_mount_namespace_runs_chrooted, |rt| -> String {
-    let mut b =
-        Bundle::sh("test -x /bin/busybox && echo confined; test -e /proc/self/status && echo proc");
-    b.without_namespace("mount");
-    b.remove("linux.maskedPaths");
-    b.remove("linux.readonlyPaths");
-    b.set("root.readonly", json!(false));
-    let out = rt.output_of(&b);
-    let left = host_mounts_below(&b.rootfs());
-    if rt.is_runc() {
-        // runc's leftovers, taken away so that the host stays as it was.
-        for p in left.iter().rev() {
-            let _ = std::process::Command::new("umount")
-                .args(["-l", p])
-                .status();
-        }
-    } else {
+// are made in the host's namespace, as runc does. Berth-only because runc then makes every
+// host mount a recursive slave (its prepareRoot on the host's "/") and leaves its mounts
+// behind: run under the suite, it changed this host (a shared /run/netns went private).
+// Berth leaves the host's propagation alone and detaches its mounts at delete.
+berth_only_test!(
+    no_mount_namespace_runs_chrooted,
+    "runc would make the host's mounts slaves and leave its mounts behind",
+    |rt| {
+        let mut b = Bundle::sh(
+            "test -x /bin/busybox && echo confined; test -e /proc/self/status && echo proc",
+        );
+        b.without_namespace("mount");
+        b.remove("linux.maskedPaths");
+        b.remove("linux.readonlyPaths");
+        b.set("root.readonly", json!(false));
+        let before = host_propagation();
+        let out = rt.output_of(&b);
+        assert_eq!(out, "confined\nproc\n");
+        let left = host_mounts_below(&b.rootfs());
         assert!(left.is_empty(), "mounts left on the host: {left:?}");
+        assert_eq!(host_propagation(), before, "the host's propagation changed");
     }
-    out
-});
+);
 
 // Without a mount namespace nothing can be masked or made read-only: refused, as runc.
 compare_test!(no_mount_namespace_refuses_masked_paths, |rt| -> (
