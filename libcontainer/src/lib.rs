@@ -21,6 +21,7 @@ pub mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hooks;
+mod id_list;
 mod intelrdt;
 mod lsm;
 mod mountinfo;

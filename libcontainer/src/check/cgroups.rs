@@ -347,20 +347,8 @@ fn host_cpuset(cgroup: &Cgroup, file: &str) -> Option<Vec<u32>> {
 
 /// A kernel cpu list, `0-3,5`.
 fn parse_list(text: &str) -> Option<Vec<u32>> {
-    let mut out = Vec::new();
-    for part in text.split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-                if a > b || b - a > 65_536 {
-                    return None;
-                }
-                out.extend(a..=b);
-            }
-            None => out.push(part.trim().parse().ok()?),
-        }
-    }
-    Some(out)
+    let list = crate::id_list::parse(text, 1 << 16).ok()?;
+    list.into_iter().map(|n| u32::try_from(n).ok()).collect()
 }
 
 fn list_text(list: &[u32]) -> String {

@@ -19,26 +19,12 @@ pub(crate) struct ExecAffinity {
 
 /// Parses a CPU list ("0-3,7"); `field` names it in errors.
 fn parse_cpu_list(field: &str, text: &str) -> Result<CpuSet> {
-    let bad = |why: String| Error::Config(format!("{field}: invalid CPU list {text:?}: {why}"));
+    let cpus = crate::id_list::parse(text, CpuSet::count())
+        .map_err(|why| Error::Config(format!("{field}: invalid CPU list {text:?}: {why}")))?;
     let mut set = CpuSet::new();
-    for part in text.split(',') {
-        let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (a, b),
-            None => (part, part),
-        };
-        let num = |s: &str| {
-            s.trim()
-                .parse::<usize>()
-                .map_err(|_| bad(format!("{s:?} is not a CPU number")))
-        };
-        let (lo, hi) = (num(lo)?, num(hi)?);
-        if lo > hi {
-            return Err(bad(format!("range {lo}-{hi} runs backwards")));
-        }
-        for cpu in lo..=hi {
-            set.set(cpu)
-                .map_err(|_| bad(format!("CPU {cpu} is beyond {}", CpuSet::count() - 1)))?;
-        }
+    for cpu in cpus {
+        // In range: the list was checked against CpuSet::count().
+        let _ = set.set(cpu);
     }
     Ok(set)
 }

@@ -48,23 +48,11 @@ pub(crate) fn policy(p: &LinuxMemoryPolicy) -> Result<Policy> {
     let mut count = 0;
     let nodes = p.nodes().as_deref().unwrap_or("").trim();
     if !nodes.is_empty() {
-        for part in nodes.split(',') {
-            let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-            let num = |s: &str| {
-                s.trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n < MAX_NODES)
-                    .ok_or_else(|| bad("nodes", format!("invalid node {s:?} in {nodes:?}")))
-            };
-            let (lo, hi) = (num(lo)?, num(hi)?);
-            if lo > hi {
-                return Err(bad("nodes", format!("range {lo}-{hi} runs backwards")));
-            }
-            for n in lo..=hi {
-                mask[n / bits] |= 1 << (n % bits);
-                count += 1;
-            }
+        let list = crate::id_list::parse(nodes, MAX_NODES)
+            .map_err(|why| bad("nodes", format!("invalid node list {nodes:?}: {why}")))?;
+        for n in list {
+            mask[n / bits] |= 1 << (n % bits);
+            count += 1;
         }
     }
     match mode {
