@@ -202,6 +202,55 @@ userns_inaccessible_binds_as_runc() {
 }
 t "user namespace with a bind source its root cannot reach, as runc 1.3" userns_inaccessible_binds_as_runc
 
+# --- checkpoint and restore (CRIU), against runc 1.3 ----------------------------------
+# A container with state: a counter in a shell loop, a file it keeps open (each value
+# appended), a listening TCP socket (busybox httpd). It is checkpointed (and so gone),
+# restored, and must carry on where it was: the file's numbers have no gap and no restart,
+# the counter goes on, httpd answers through exec. Then the same images are restored into
+# a new container (new id, new bundle: the rootfs copied, as an exported checkpoint is).
+cr_bundle() { # cr_bundle DIR
+    bundle "$1" '["sh","-c","exec </dev/null >/dev/null 2>&1; httpd -p 8080 -h /www; exec 3>>/tmp/log; i=0; while :; do i=$((i+1)); echo $i >&3; echo $i >/tmp/count; sleep 0.2; done"]'
+    mkdir -p "$1/rootfs/www" && echo "served" >"$1/rootfs/www/index.html"
+}
+cr_count() { cat "$1/rootfs/tmp/count" 2>/dev/null || echo 0; }
+# The log must read 1..N, one number a line: the same process went on, nothing repeated.
+cr_log_continuous() {
+    awk 'NR != $1 { print "line " NR " is " $1; bad = 1; exit } END { exit bad }' "$1/rootfs/tmp/log" || die "$1: log not continuous"
+}
+cr_check_running() { # RT ID BUNDLE
+    local before after
+    [ "$($1 state "$2" | jq -r .status)" = running ] || die "$1: $2 not running after restore"
+    before=$(cr_count "$3"); sleep 1.5; after=$(cr_count "$3")
+    [ "$after" -gt "$before" ] || die "$1: counter stopped at $before after restore"
+    want served "$(with_timeout $1 exec "$2" wget -qO- http://127.0.0.1:8080/ 2>&1)" "$1: httpd after restore"
+    cr_log_continuous "$3"
+}
+checkpoint_restore_as_runc() {
+    command -v criu >/dev/null || die "no criu in the VM"
+    local rt n id b img c1 c2
+    for rt in runc $BERTH; do
+        n=$(basename "$rt"); id="cr-$n-$$"; b="$W/cr-$n"; img="$W/img-$n"
+        cr_bundle "$b"
+        (cd "$b" && with_timeout $rt run -d "$id") </dev/null >/dev/null 2>&1 || die "$rt run -d"
+        sleep 1.5
+        with_timeout $rt checkpoint --image-path "$img" --work-path "$img.work" "$id" || { tail -n 5 "$img.work/dump.log"; die "$rt checkpoint"; }
+        $rt state "$id" >/dev/null 2>&1 && die "$rt: $id still exists after checkpoint"
+        c1=$(cr_count "$b"); sleep 1; c2=$(cr_count "$b")
+        want "$c1" "$c2" "$rt: counter after checkpoint"
+        # An exported checkpoint: the bundle as it is now, somewhere else.
+        cp -a "$b" "$b-copy"
+        (cd "$b" && with_timeout $rt restore -d --image-path "$img" --work-path "$img.work" "$id") </dev/null >/dev/null 2>&1 ||
+            { tail -n 5 "$img.work/restore.log"; die "$rt restore"; }
+        cr_check_running "$rt" "$id" "$b"
+        $rt delete -f "$id"
+        (with_timeout $rt restore -d --bundle "$b-copy" --image-path "$img" --work-path "$img.work2" "$id-new") </dev/null >/dev/null 2>&1 ||
+            { tail -n 5 "$img.work2/restore.log"; die "$rt restore into a new container"; }
+        cr_check_running "$rt" "$id-new" "$b-copy"
+        $rt delete -f "$id-new"
+    done
+}
+t "checkpoint and restore (counter, open file, listening socket; into a new container) as runc 1.3" checkpoint_restore_as_runc
+
 # --- the systemd cgroup driver, against runc 1.3's ---------------------------------------
 # Every unit name, for "nothing left behind" (sessions and the payload's own come and go).
 units_now() { systemctl list-units --all --no-legend --plain | awk '{print $1}' | grep -v -e '^session-' -e '^run-' | sort; }

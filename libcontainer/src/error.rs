@@ -71,6 +71,8 @@ pub enum Error {
     Signal(#[from] crate::signal::SignalError),
     #[error(transparent)]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error(transparent)]
+    Criu(#[from] crate::criu::CriuError),
     /// The container's init (or an exec'd process) failed before it could run the user
     /// program; the text is what the child reported.
     #[error("unable to start container process: {0}")]

@@ -13,6 +13,7 @@ mod capabilities;
 mod cgroups;
 pub mod check;
 pub mod container;
+mod criu;
 mod errno;
 mod error;
 #[doc(hidden)]
@@ -52,6 +53,7 @@ mod utils;
 
 pub use cgroups::{Driver as CgroupDriver, OomEvent, OomWatcher, Stats};
 pub use container::{Console, Container, ContainerBuilder, CreateOptions, ExecOptions};
+pub use criu::{CgroupsMode, CheckpointOptions, CriuError, CriuOptions, RestoreOptions};
 pub use error::{Error, Result, SysError};
 pub use intelrdt::resctrl_mounted;
 pub use process::stdio::Stdio;

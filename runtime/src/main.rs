@@ -36,9 +36,9 @@ struct Cli {
     /// Enable systemd cgroup support, expects cgroupsPath to be of form "slice:prefix:name" for e.g. "system.slice:runc:434234"
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
-    /// Path to the criu binary used for checkpoint and restore (accepted for compatibility)
-    #[arg(long, global = true, hide = true)]
-    criu: Option<PathBuf>,
+    /// Path to the criu binary used for checkpoint and restore
+    #[arg(long, global = true, default_value = "criu")]
+    criu: PathBuf,
     /// Ignore cgroup permission errors ('true', 'false', or 'auto')
     #[arg(long, hide = true)]
     rootless: Option<String>,
@@ -86,9 +86,9 @@ enum Command {
     Update(update::UpdateArgs),
     /// Display container events such as OOM notifications, cpu, memory, and IO usage statistics
     Events(events::EventsArgs),
-    /// Checkpoint a running container (CRIU; not implemented yet)
+    /// Checkpoint a running container
     Checkpoint(checkpoint::CheckpointArgs),
-    /// Restore a container from a previous checkpoint (CRIU; not implemented yet)
+    /// Restore a container from a previous checkpoint
     Restore(checkpoint::RestoreArgs),
 }
 
@@ -106,6 +106,8 @@ pub struct Globals {
     pub root: PathBuf,
     /// `--systemd-cgroup`: systemd makes the containers' cgroups.
     pub cgroup_driver: libcontainer::CgroupDriver,
+    /// `--criu`: the CRIU binary checkpoint and restore run.
+    pub criu: PathBuf,
 }
 
 /// runc's rule: `$XDG_RUNTIME_DIR/berth` when XDG_RUNTIME_DIR is set and we are not root
@@ -206,6 +208,7 @@ fn main() {
     }
     let globals = Globals {
         root: cli.root.unwrap_or_else(default_root),
+        criu: cli.criu,
         cgroup_driver: if cli.systemd_cgroup {
             libcontainer::CgroupDriver::Systemd
         } else {

@@ -82,12 +82,12 @@ pub struct CreateOptions {
 /// `ContainerBuilder::new("web", "/run/berth").bundle("/srv/web").create()`.
 #[derive(Debug)]
 pub struct ContainerBuilder {
-    id: String,
-    root: PathBuf,
-    bundle: PathBuf,
-    options: CreateOptions,
+    pub(super) id: String,
+    pub(super) root: PathBuf,
+    pub(super) bundle: PathBuf,
+    pub(super) options: CreateOptions,
     /// The bundle's config once [`ContainerBuilder::load_config`] has read it.
-    config: Option<ContainerConfig>,
+    pub(super) config: Option<ContainerConfig>,
 }
 
 impl ContainerBuilder {
@@ -117,7 +117,7 @@ impl ContainerBuilder {
         Ok(terminal)
     }
 
-    fn read_config(&self) -> Result<ContainerConfig> {
+    pub(super) fn read_config(&self) -> Result<ContainerConfig> {
         check_id(&self.id)?;
         let config = spec::load(&self.bundle)?;
         crate::trace::mark("config load");
@@ -149,12 +149,10 @@ impl ContainerBuilder {
                 return Err(e);
             }
         }
-        let mut undo = Undo {
-            dir: Some(dir.clone()),
-            cgroup: None,
-            pid: None,
-            host_mounts_under: (!has_mount_namespace(&config.spec)).then(|| config.rootfs.clone()),
-        };
+        let mut undo = Undo::new(
+            dir.clone(),
+            (!has_mount_namespace(&config.spec)).then(|| config.rootfs.clone()),
+        );
         let lock = DirLock::acquire(&dir).map_err(|e| Error::path(&dir, e))?;
         crate::trace::mark("state dir");
         let record = build(&self, &config, &dir, &lock, &mut undo)?;
@@ -163,13 +161,39 @@ impl ContainerBuilder {
     }
 }
 
-fn build(
+/// What create and restore both make before a process exists: the record (written), the
+/// config snapshot, and the cgroup with the rules to apply once a process is in it.
+pub(super) struct Prepared {
+    pub record: Record,
+    pub cgroup: Option<Cgroup>,
+    pub device_rules: Vec<crate::cgroups::devices::Rule>,
+    pub resources: oci_spec::runtime::LinuxResources,
+    pub annotations: std::collections::HashMap<String, String>,
+}
+
+impl Prepared {
+    /// Puts `pid` (the init, or CRIU restoring it) in the cgroup and applies the
+    /// config's resources and device rules.
+    pub(super) fn place(&self, pid: i32) -> Result<()> {
+        let Some(cgroup) = &self.cgroup else {
+            return Ok(());
+        };
+        let setup = InitSetup {
+            resources: &self.resources,
+            devices: &self.device_rules,
+            annotations: &self.annotations,
+        };
+        cgroup.add_init(pid, &setup)?;
+        super::update::apply_at_create(cgroup, &self.resources, &self.device_rules)
+    }
+}
+
+pub(super) fn prepare(
     b: &ContainerBuilder,
     config: &ContainerConfig,
     dir: &Path,
-    lock: &DirLock,
     undo: &mut Undo,
-) -> Result<Record> {
+) -> Result<Prepared> {
     let spec = &config.spec;
     let mut record = Record::new(&b.id, &config.bundle, &config.rootfs);
     record.annotations = spec.annotations().clone().unwrap_or_default();
@@ -239,19 +263,27 @@ fn build(
         .as_ref()
         .and_then(|l| l.resources().clone())
         .unwrap_or_default();
-    let annotations = spec.annotations().clone().unwrap_or_default();
-    let place_init = |pid: Pid| -> Result<()> {
-        let Some(cgroup) = &cgroup else {
-            return Ok(());
-        };
-        let setup = InitSetup {
-            resources: &resources,
-            devices: &device_rules,
-            annotations: &annotations,
-        };
-        cgroup.add_init(pid.as_raw(), &setup)?;
-        super::update::apply_at_create(cgroup, &resources, &device_rules)
-    };
+    Ok(Prepared {
+        record,
+        cgroup,
+        device_rules,
+        resources,
+        annotations: spec.annotations().clone().unwrap_or_default(),
+    })
+}
+
+fn build(
+    b: &ContainerBuilder,
+    config: &ContainerConfig,
+    dir: &Path,
+    lock: &DirLock,
+    undo: &mut Undo,
+) -> Result<Record> {
+    let spec = &config.spec;
+    let prepared = prepare(b, config, dir, undo)?;
+    let place_init = |pid: Pid| -> Result<()> { prepared.place(pid.as_raw()) };
+    let cgroup = prepared.cgroup.clone();
+    let mut record = prepared.record.clone();
 
     let fifo = make_exec_fifo(dir)?;
     let console = b.options.console.open()?;
@@ -477,7 +509,7 @@ pub(crate) fn check_id(id: &str) -> Result<()> {
 }
 
 /// What a failed create must take down again, newest first.
-struct Undo {
+pub(super) struct Undo {
     dir: Option<PathBuf>,
     cgroup: Option<Cgroup>,
     pid: Option<Pid>,
@@ -486,7 +518,20 @@ struct Undo {
 }
 
 impl Undo {
-    fn disarm(&mut self) {
+    pub(super) fn new(dir: PathBuf, host_mounts_under: Option<PathBuf>) -> Undo {
+        Undo {
+            dir: Some(dir),
+            cgroup: None,
+            pid: None,
+            host_mounts_under,
+        }
+    }
+
+    pub(super) fn set_pid(&mut self, pid: i32) {
+        self.pid = Some(Pid::from_raw(pid));
+    }
+
+    pub(super) fn disarm(&mut self) {
         self.dir = None;
         self.cgroup = None;
         self.pid = None;

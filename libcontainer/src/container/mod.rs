@@ -1,11 +1,13 @@
 //! A container and its operations. One file per operation; this one holds the type, how
 //! it is loaded from the state root, and how its status is worked out.
 
+mod checkpoint;
 mod create;
 mod delete;
 mod exec;
 mod kill;
 mod pause;
+mod restore;
 mod start;
 mod stats;
 mod update;

@@ -46,11 +46,11 @@ pub use pivot::enter;
 pub use prepare::prepare;
 
 // What `berth check` asks of the same code the mounts use.
-pub(crate) use devices::node_from_spec;
+pub(crate) use devices::{device_list, node_from_spec};
 pub(crate) use idmap::wants_idmap;
 pub(crate) use mount_options::MountOptions;
 pub(crate) use prepare::root_propagation;
-pub(crate) use secure_join::{open_in_root, open_root, Create};
+pub(crate) use secure_join::{normalize, open_in_root, open_root, Create};
 
 /// How the container's init is placed, as far as the filesystem is concerned.
 #[derive(Debug, Clone, Copy, Default)]

@@ -1,12 +1,12 @@
-//! `berth checkpoint` / `berth restore`: runc's command lines, their argument checks and
-//! the container's state checks. Dumping and restoring through CRIU is not done yet
-//! (issue #21): past those checks both say so, in one line, and exit 1.
+//! `berth checkpoint` / `berth restore`: runc's command lines turned into libcontainer's
+//! CRIU options. A checkpoint that stops the container deletes it (runc does the same);
+//! a restore in the foreground waits for the restored init as `run` does.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::Globals;
+use crate::{foreground, Globals};
 
 /// The CRIU options `checkpoint` and `restore` share, with runc's names.
 #[derive(clap::Args, Debug)]
@@ -99,14 +99,21 @@ pub struct RestoreArgs {
     pub id: String,
 }
 
-const NOT_YET: &str = "CRIU support is not implemented in berth yet";
-
-/// runc's `--manage-cgroups-mode` values.
-fn check_cgroups_mode(mode: Option<&str>) -> anyhow::Result<()> {
-    match mode {
-        None | Some("soft" | "full" | "strict" | "ignore") => Ok(()),
-        Some(other) => bail!("invalid manage cgroups mode: {other}"),
+/// runc's `--empty-ns` names and their clone flags.
+fn empty_ns_mask(names: &[String]) -> anyhow::Result<u32> {
+    let mut mask = 0;
+    for name in names {
+        mask |= match name.as_str() {
+            "network" => libc::CLONE_NEWNET,
+            "pid" => libc::CLONE_NEWPID,
+            "mount" => libc::CLONE_NEWNS,
+            "ipc" => libc::CLONE_NEWIPC,
+            "uts" => libc::CLONE_NEWUTS,
+            "user" => libc::CLONE_NEWUSER,
+            other => bail!("namespace {other:?} is not supported"),
+        } as u32;
     }
+    Ok(mask)
 }
 
 /// runc's rules: relative to the image path, and a directory there.
@@ -123,28 +130,89 @@ fn check_parent_path(image_path: &Path, parent: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn criu_options(g: &Globals, f: &CriuFlags) -> anyhow::Result<libcontainer::CriuOptions> {
+    let image_path = match &f.image_path {
+        Some(p) => p.clone(),
+        None => std::env::current_dir()
+            .context("current directory")?
+            .join("checkpoint"),
+    };
+    Ok(libcontainer::CriuOptions {
+        criu: g.criu.clone(),
+        image_path,
+        work_path: f.work_path.clone(),
+        tcp_established: f.tcp_established,
+        ext_unix_sk: f.ext_unix_sk,
+        shell_job: f.shell_job,
+        file_locks: f.file_locks,
+        lazy_pages: f.lazy_pages,
+        manage_cgroups_mode: f
+            .manage_cgroups_mode
+            .as_deref()
+            .map(libcontainer::CgroupsMode::parse)
+            .transpose()?,
+        empty_ns: empty_ns_mask(&f.empty_ns)?,
+        auto_dedup: f.auto_dedup,
+    })
+}
+
 pub fn checkpoint(g: &Globals, a: &CheckpointArgs) -> anyhow::Result<i32> {
-    let container = super::load(&g.root, &a.id)?;
-    let status = container.status();
-    if status != libcontainer::Status::Running {
-        bail!("container {} is not running: {}", a.id, status.as_str());
-    }
-    check_cgroups_mode(a.criu.manage_cgroups_mode.as_deref())?;
-    let image_path = a
-        .criu
-        .image_path
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("checkpoint"));
+    let mut container = super::load(&g.root, &a.id)?;
+    let criu = criu_options(g, &a.criu)?;
     if let Some(parent) = &a.parent_path {
-        check_parent_path(&image_path, parent)?;
+        check_parent_path(&criu.image_path, parent)?;
     }
-    bail!("checkpoint {}: {NOT_YET}", a.id)
+    let opts = libcontainer::CheckpointOptions {
+        criu,
+        parent_path: a.parent_path.clone(),
+        leave_running: a.leave_running,
+        pre_dump: a.pre_dump,
+        page_server: a
+            .page_server
+            .as_deref()
+            .map(libcontainer::CheckpointOptions::parse_page_server)
+            .transpose()?,
+        status_fd: (a.status_fd >= 0).then_some(a.status_fd),
+    };
+    container.checkpoint(&opts)?;
+    // CRIU has killed what it dumped: the container goes, as under runc.
+    if !(a.leave_running || a.pre_dump) {
+        container.delete(true)?;
+    }
+    Ok(0)
 }
 
 pub fn restore(g: &Globals, a: &RestoreArgs) -> anyhow::Result<i32> {
-    check_cgroups_mode(a.criu.manage_cgroups_mode.as_deref())?;
+    let criu = criu_options(g, &a.criu)?;
     if libcontainer::Container::load(&g.root, &a.id).is_ok() {
         bail!("container with id exists: {}", a.id);
     }
-    bail!("restore {}: {NOT_YET}", a.id)
+    let bundle = a.bundle.clone().unwrap_or_else(|| PathBuf::from("."));
+    let mut builder = libcontainer::ContainerBuilder::new(&a.id, &g.root).bundle(&bundle);
+    let terminal = builder.load_config()?;
+    let relay_terminal = a.console_socket.is_none() && !a.detach && terminal;
+    let (console, relay) = foreground::console(a.console_socket.as_deref(), relay_terminal)?;
+    if a.no_pivot {
+        log::debug!("--no-pivot: CRIU restores the mount namespace as it was dumped");
+    }
+    let opts = libcontainer::RestoreOptions {
+        criu,
+        console,
+        pid_file: a.pid_file.clone(),
+        lsm_profile: a.lsm_profile.clone(),
+        lsm_mount_context: a.lsm_mount_context.clone(),
+        cgroup_driver: g.cgroup_driver,
+    };
+    let container = builder.restore(opts)?;
+    if a.detach {
+        return Ok(0);
+    }
+    let pty = if relay.is_some() {
+        foreground::receive_master(relay)?
+    } else {
+        None
+    };
+    let code = foreground::wait(container.init_pid(), pty)?;
+    container.delete(true)?;
+    Ok(code)
 }

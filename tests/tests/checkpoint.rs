@@ -1,0 +1,225 @@
+//! checkpoint/restore on this host: runc's argument and state checks, and what a failed
+//! dump or restore leaves (the container running; nothing). Dumping and restoring for
+//! real needs a CRIU that works on the kernel: this machine's 3.17 stops at the vDSO on
+//! 6.18, so those scenarios run in the modern-host VM (integration/vm/scenarios.sh,
+//! "checkpoint and restore"), against runc 1.3.
+
+use berth_tests::*;
+
+fn sleeper() -> Bundle {
+    let mut b = Bundle::new();
+    b.args(&["sleep", "1000"]);
+    b
+}
+
+fn msg(rt: &Runtime, out: &Output) -> String {
+    normalize_stderr(&out.stderr, rt.name())
+}
+
+fn one_line(out: &Output) -> &str {
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "one error line: {:?}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    lines[0]
+}
+
+// The checks made before CRIU runs, and their texts, as runc's; the container is left
+// as it was by each of them.
+compare_test!(checkpoint_refusals_as_runc, |rt| -> Vec<String> {
+    let b = sleeper();
+    let running = rt.start_detached(&b);
+    let created = rt.id("created");
+    rt.create(&created, &b).ok();
+    let images = rt.work().join("images");
+    let images = images.to_str().unwrap();
+    let mut seen = Vec::new();
+    for args in [
+        vec!["--manage-cgroups-mode", "bogus", running.as_str()],
+        vec!["--empty-ns", "bogus", running.as_str()],
+        vec!["--page-server", "nope", running.as_str()],
+        vec![created.as_str()],
+        vec!["no-such-container"],
+    ] {
+        let mut all = vec!["checkpoint", "--image-path", images];
+        all.extend(args);
+        let out = rt.run(&all);
+        // runc 1.1.5 may also warn that its deferred destroy found the container running.
+        let first = msg(rt, &out)
+            .lines()
+            .find(|l| *l != "container still running")
+            .unwrap_or("")
+            .to_string();
+        seen.push(format!("{:?} {first}", out.code));
+    }
+    seen.push(rt.status(&running));
+    seen.push(rt.status(&created));
+    rt.delete_force(&running);
+    rt.delete_force(&created);
+    seen
+});
+
+// A restore whose images lack runc's stdio record is refused naming the file, as runc
+// does, and leaves no container.
+compare_test!(restore_without_images_as_runc, |rt| -> Vec<String> {
+    let b = sleeper();
+    b.write();
+    let id = rt.id("restore");
+    let images = rt.work().join("no-images");
+    let out = rt.run(&[
+        "restore",
+        "-d",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        "--image-path",
+        images.to_str().unwrap(),
+        &id,
+    ]);
+    let said = normalize_stderr(
+        &out.stderr.replace(images.to_str().unwrap(), "<images>"),
+        rt.name(),
+    );
+    vec![
+        format!("{:?} {said}", out.code),
+        format!("{:?}", rt.root_entries()),
+    ]
+});
+
+// A dump CRIU refuses (on this host: its vDSO step) leaves the container running and
+// says why in one line, with CRIU's log; runc 1.1.5 destroys the container instead
+// (fixed in runc 1.2). Where CRIU can dump, the container is gone afterwards, as under
+// runc.
+berth_only_test!(
+    failed_dump_leaves_the_container_running,
+    "runc 1.1.5 destroys the container when the dump fails",
+    |rt| {
+        let id = rt.start_detached(&sleeper());
+        let pid = rt.pid(&id);
+        let images = rt.work().join("images");
+        let out = rt.run(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
+        if out.success() {
+            let gone = rt.run(&["state", &id]);
+            assert!(!gone.success(), "container still exists after checkpoint");
+            return;
+        }
+        let line = one_line(&out);
+        let log = images.join("dump.log");
+        assert!(line.contains("criu failed: type DUMP"), "{line}");
+        assert!(
+            line.contains(&format!("log file: {}", log.display())),
+            "{line}"
+        );
+        assert!(log.exists(), "no CRIU log at {}", log.display());
+        assert!(images.join("descriptors.json").exists());
+        assert_eq!(rt.status(&id), "running");
+        assert!(pid_alive(pid), "init {pid} died");
+        rt.delete_force(&id);
+    }
+);
+
+// Without CRIU (--criu names a missing binary), both commands say so in one line; the
+// container runs on, and a restore leaves nothing.
+berth_only_test!(no_criu_binary, "runc 1.1.5 has no --criu option", |rt| {
+    let b = sleeper();
+    let id = rt.start_detached(&b);
+    let images = rt.work().join("images");
+    let images = images.to_str().unwrap();
+    let out = rt.run(&[
+        "--criu",
+        "/nonexistent/criu",
+        "checkpoint",
+        "--image-path",
+        images,
+        &id,
+    ]);
+    assert_eq!(out.code, Some(1));
+    one_line(&out);
+    let said = msg(rt, &out);
+    assert!(
+        said.contains("\"/nonexistent/criu\": executable file not found"),
+        "{said}"
+    );
+    assert_eq!(rt.status(&id), "running");
+    // With a stdio record in place, a restore gets as far as starting CRIU.
+    std::fs::create_dir_all(images).unwrap();
+    std::fs::write(
+        std::path::Path::new(images).join("descriptors.json"),
+        "[\"/dev/null\",\"/dev/null\",\"/dev/null\"]",
+    )
+    .unwrap();
+    let restored = rt.id("restored");
+    let out = rt.run(&[
+        "--criu",
+        "/nonexistent/criu",
+        "restore",
+        "-d",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        "--image-path",
+        images,
+        &restored,
+    ]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        one_line(&out).contains("executable file not found"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !rt.root().join(&restored).exists(),
+        "state left for {restored}"
+    );
+    rt.delete_force(&id);
+});
+
+// A restore CRIU fails (here: it cannot restore on this kernel; elsewhere: the images
+// are of a process that no longer matches) takes down what it made: no state, no
+// cgroup, no criu-root mount, no process.
+berth_only_test!(
+    failed_restore_leaves_nothing,
+    "runc 1.1.5 cannot restore here either; the leftovers are berth's to check",
+    |rt| {
+        let mut b = sleeper();
+        let cg = format!("berth-cr-{}", std::process::id());
+        b.set("linux.cgroupsPath", json!(format!("/{cg}")));
+        b.write();
+        let images = rt.work().join("images");
+        std::fs::create_dir_all(&images).unwrap();
+        std::fs::write(
+            images.join("descriptors.json"),
+            "[\"/dev/null\",\"/dev/null\",\"/dev/null\"]",
+        )
+        .unwrap();
+        let id = rt.id("restore");
+        let out = rt.run(&[
+            "restore",
+            "-d",
+            "--bundle",
+            b.path().to_str().unwrap(),
+            "--image-path",
+            images.to_str().unwrap(),
+            &id,
+        ]);
+        assert_eq!(out.code, Some(1), "{out:?}");
+        let line = one_line(&out);
+        assert!(
+            line.contains("criu") && line.contains("restore.log"),
+            "{line}"
+        );
+        assert!(
+            rt.root_entries().is_empty(),
+            "state left: {:?}",
+            rt.root_entries()
+        );
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mounts.contains("criu-root"), "criu-root still mounted");
+        for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+            let dir = hierarchy.path().join(&cg);
+            assert!(!dir.exists(), "cgroup left: {}", dir.display());
+        }
+        assert!(!std::path::Path::new("/sys/fs/cgroup").join(&cg).exists());
+    }
+);
