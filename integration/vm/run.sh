@@ -58,4 +58,6 @@ echo "vm/run.sh: guest booted in ${booted:-?} s (guest clock), whole run $((SECO
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n1)
 [ -n "$summary" ] || { echo "0 passed, 1 failed: the scenarios printed no summary"; exit 1; }
 echo "$summary"
+# The console can drop long lines: the failures again, from the guest's own log.
+grep -qE '^[0-9]+ passed, 0 failed' <<<"$summary" || grep -A 20 '^FAIL' "$log" | cut -c1-400 | sed 's/^/vm-log| /'
 grep -qE '^[0-9]+ passed, 0 failed' <<<"$summary"

@@ -3,6 +3,7 @@
 //! long-running, single-threaded shim that serves the Task API over ttrpc.
 
 mod args;
+mod checkpoint;
 mod console;
 mod delete;
 mod events;

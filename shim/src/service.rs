@@ -26,8 +26,6 @@ pub enum RpcError {
     #[error("{0}")]
     InvalidArgument(String),
     #[error("{0}")]
-    Unimplemented(String),
-    #[error("{0}")]
     Internal(String),
 }
 
@@ -38,7 +36,6 @@ impl RpcError {
             RpcError::AlreadyExists(_) => Code::ALREADY_EXISTS,
             RpcError::FailedPrecondition(_) => Code::FAILED_PRECONDITION,
             RpcError::InvalidArgument(_) => Code::INVALID_ARGUMENT,
-            RpcError::Unimplemented(_) => Code::UNIMPLEMENTED,
             RpcError::Internal(_) => Code::INTERNAL,
         }
     }
@@ -72,6 +69,9 @@ pub struct Task {
     pub execs: BTreeMap<String, Process>,
     /// Readable when the kernel OOM-killed something in the container's cgroup.
     pub oom: Option<libcontainer::OomWatcher>,
+    /// Created from a checkpoint (CreateTaskRequest.checkpoint): the images, and the
+    /// runtime options to restore with at Start.
+    pub restore_from: Option<(PathBuf, Option<containerd_shim_protos::shim::oci::Options>)>,
 }
 
 pub enum Reply {
@@ -141,7 +141,7 @@ impl Service {
             "Stats" => call(p, |r| self.stats(r)),
             "Connect" => call(p, |r| self.connect(r)),
             "Shutdown" => call(p, |r| self.shutdown(r)),
-            "Checkpoint" => error_response(Code::UNIMPLEMENTED, "checkpoint: not implemented yet"),
+            "Checkpoint" => call(p, |r| self.checkpoint(r)),
             "Wait" => match WaitRequest::parse_from_bytes(p) {
                 Err(e) => error_response(Code::INVALID_ARGUMENT, &e.to_string()),
                 Ok(r) => match self.process_mut(&r.id, &r.exec_id) {

@@ -85,6 +85,41 @@ fn runtime_error(prefix: &str, e: libcontainer::Error) -> RpcError {
 }
 
 impl Service {
+    /// Start of a task created from a checkpoint: CRIU restores its init now.
+    fn restore(&mut self, id: &str) -> Result<u32, RpcError> {
+        let task = self
+            .tasks
+            .get_mut(id)
+            .ok_or_else(|| RpcError::NotFound(format!("container {id} not found")))?;
+        let Some((images, options)) = task.restore_from.take() else {
+            return Err(RpcError::FailedPrecondition(format!(
+                "{id} has no checkpoint"
+            )));
+        };
+        let bundle = task.bundle.clone();
+        let paths = task.init.stdio.clone();
+        let (mut init, oom) =
+            match self.create_container(id, &bundle, paths, options.as_ref(), Some(&images)) {
+                Ok(done) => done,
+                Err(e) => {
+                    if let Some(task) = self.tasks.get_mut(id) {
+                        task.restore_from = Some((images, options));
+                    }
+                    return Err(e);
+                }
+            };
+        init.phase = Phase::Running;
+        let pid = init.pid as u32;
+        let task = self
+            .tasks
+            .get_mut(id)
+            .ok_or_else(|| RpcError::NotFound(format!("container {id} not found")))?;
+        init.waiters = std::mem::take(&mut task.init.waiters);
+        task.init = init;
+        task.oom = oom;
+        Ok(pid)
+    }
+
     fn load(&self, id: &str) -> Result<Container, RpcError> {
         Ok(Container::load(&self.root, id)?)
     }
@@ -101,11 +136,6 @@ impl Service {
                 "container {} already exists",
                 r.id
             )));
-        }
-        if !r.checkpoint.is_empty() {
-            return Err(RpcError::Unimplemented(
-                "restore from checkpoint: not implemented yet".into(),
-            ));
         }
         let runtime_options = match r.options.as_ref() {
             Some(any) => crate::options::decode(any).map_err(RpcError::InvalidArgument)?,
@@ -129,7 +159,12 @@ impl Service {
             stderr: r.stderr.clone(),
             terminal: r.terminal,
         };
-        let result = self.create_container(&r.id, &bundle, paths, runtime_options.as_ref());
+        // From a checkpoint: nothing runs until Start restores it (as runc's shim does).
+        let result = if r.checkpoint.is_empty() {
+            self.create_container(&r.id, &bundle, paths, runtime_options.as_ref(), None)
+        } else {
+            Ok((Process::new("", paths), None))
+        };
         let (init, oom) = match result {
             Ok(init) => init,
             Err(e) => {
@@ -160,6 +195,8 @@ impl Service {
                 init,
                 execs: Default::default(),
                 oom,
+                restore_from: (!r.checkpoint.is_empty())
+                    .then(|| (r.checkpoint.clone().into(), runtime_options)),
             },
         );
         libcontainer::fault::point("shim-created");
@@ -174,6 +211,7 @@ impl Service {
         bundle: &Path,
         paths: StdioPaths,
         runtime_options: Option<&containerd_shim_protos::shim::oci::Options>,
+        restore_from: Option<&Path>,
     ) -> Result<(Process, Option<OomWatcher>), RpcError> {
         let mut init = Process::new("", paths.clone());
         let mut options = CreateOptions::default();
@@ -196,11 +234,16 @@ impl Service {
             options.stdio = stdio;
             init.held = held;
         }
-        let container = ContainerBuilder::new(id, &self.root)
-            .bundle(bundle)
-            .options(options)
-            .create()
-            .map_err(|e| runtime_error("OCI runtime create failed: ", e))?;
+        let builder = ContainerBuilder::new(id, &self.root).bundle(bundle);
+        let container = match restore_from {
+            None => builder
+                .options(options)
+                .create()
+                .map_err(|e| runtime_error("OCI runtime create failed: ", e))?,
+            Some(images) => builder
+                .restore(crate::checkpoint::restore_options(images, bundle, options))
+                .map_err(|e| runtime_error("OCI runtime restore failed: ", e))?,
+        };
         init.pid = container.init_pid();
         if let Some(ours) = console_end {
             if let Err(e) = attach_terminal(&mut init, ours) {
@@ -223,7 +266,14 @@ impl Service {
     }
 
     pub fn start(&mut self, r: StartRequest) -> Result<StartResponse, RpcError> {
-        let pid = if r.exec_id.is_empty() {
+        let pid = if r.exec_id.is_empty() && self.task(&r.id)?.restore_from.is_some() {
+            let pid = self.restore(&r.id)?;
+            let mut ev = TaskStart::new();
+            ev.container_id = r.id.clone();
+            ev.pid = pid;
+            self.publisher.publish(topics::TASK_START_EVENT_TOPIC, &ev);
+            pid
+        } else if r.exec_id.is_empty() {
             let mut container = self.load(&r.id)?;
             container.start()?;
             libcontainer::fault::point("shim-started");

@@ -13,7 +13,9 @@ use rust_criu::rust_criu_protobuf::rpc::{
 };
 
 use super::Container;
-use crate::criu::{self, CheckpointOptions, Conversation, CriuError, CriuOptions, Request};
+use crate::criu::{
+    self, CheckpointOptions, Conversation, CriuError, CriuOptions, Request, Streams,
+};
 use crate::error::{Error, Result};
 use crate::state::Status;
 
@@ -77,7 +79,8 @@ impl Container {
             Criu_req_type::DUMP
         };
         let log = opts.criu.log_dir().join("dump.log");
-        let conversation = Conversation::start(&opts.criu.criu, kind, log, &inherit, true)?;
+        let conversation =
+            Conversation::start(&opts.criu.criu, kind, log, &inherit, Streams::Null)?;
         conversation.run(
             Request {
                 kind,

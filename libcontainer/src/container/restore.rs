@@ -12,7 +12,7 @@ use rust_criu::rust_criu_protobuf::rpc::{Cgroup_root, Criu_req_type, Inherit_fd}
 use super::checkpoint::{criu_config_file, ext_mount, open_dir, shared_opts};
 use super::create::{hook_state, prepare, write_pid_file, ContainerBuilder, Prepared, Undo};
 use super::{read_stat, Container};
-use crate::criu::{self, Conversation, CriuError, Notify, Request, RestoreOptions};
+use crate::criu::{self, Conversation, CriuError, Notify, Request, RestoreOptions, Streams};
 use crate::error::{Error, Result};
 use crate::hooks;
 use crate::spec::ContainerConfig;
@@ -96,7 +96,7 @@ fn restore_into(
         Criu_req_type::RESTORE,
         log,
         &inherit,
-        false,
+        Streams::Given(&opts.stdio),
     )?;
     let criu_pid = conversation.pid();
     prepared.place(criu_pid)?;

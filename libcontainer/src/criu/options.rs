@@ -60,6 +60,27 @@ pub struct CriuOptions {
 }
 
 impl CriuOptions {
+    /// runc's `--empty-ns` names (containerd's `empty_namespaces`) as clone flags.
+    pub fn empty_ns_mask<S: AsRef<str>>(names: &[S]) -> Result<u32, CriuError> {
+        let mut mask = 0;
+        for name in names {
+            mask |= match name.as_ref() {
+                "network" => libc::CLONE_NEWNET,
+                "pid" => libc::CLONE_NEWPID,
+                "mount" => libc::CLONE_NEWNS,
+                "ipc" => libc::CLONE_NEWIPC,
+                "uts" => libc::CLONE_NEWUTS,
+                "user" => libc::CLONE_NEWUSER,
+                other => {
+                    return Err(CriuError::Options(format!(
+                        "namespace {other:?} is not supported"
+                    )))
+                }
+            } as u32;
+        }
+        Ok(mask)
+    }
+
     /// Where CRIU's log goes: the work path when given, else the image path.
     pub(crate) fn log_dir(&self) -> &std::path::Path {
         self.work_path.as_deref().unwrap_or(&self.image_path)
@@ -104,6 +125,8 @@ pub struct RestoreOptions {
     pub lsm_profile: Option<String>,
     pub lsm_mount_context: Option<String>,
     pub cgroup_driver: crate::cgroups::Driver,
+    /// The restored process's stdin, stdout and stderr (the shim's fifos); by default ours.
+    pub stdio: crate::process::stdio::Stdio,
 }
 
 #[cfg(test)]

@@ -25,6 +25,14 @@ const RECV_BUF: usize = 10 * 4096;
 /// How long CRIU may take to exit once it has answered and its socket is closed.
 const EXIT_GRACE: Duration = Duration::from_secs(30);
 
+/// What CRIU's stdin, stdout and stderr are: a restore gives it the restored process's
+/// (its stdio pipes are rebuilt from these), a dump gets /dev/null.
+pub(crate) enum Streams<'a> {
+    Null,
+    /// The given descriptors; a stream not given is ours.
+    Given(&'a crate::process::stdio::Stdio),
+}
+
 /// A request to send: its type and options.
 pub(crate) struct Request {
     pub kind: Criu_req_type,
@@ -49,14 +57,13 @@ pub(crate) struct Conversation {
 
 impl Conversation {
     /// Starts `criu swrk`. `inherit` are our descriptors CRIU gets under the same
-    /// numbers; `quiet` sends CRIU's stdio to /dev/null (a restore gives it ours, which
-    /// the restored process's stdio pipes are rebuilt from).
+    /// numbers.
     pub(crate) fn start(
         criu: &Path,
         kind: Criu_req_type,
         log: PathBuf,
         inherit: &[RawFd],
-        quiet: bool,
+        streams: Streams<'_>,
     ) -> Result<Conversation, CriuError> {
         let kind = kind_name(kind);
         let (ours, theirs) = socketpair(
@@ -72,11 +79,30 @@ impl Conversation {
             criu
         });
         command.arg("swrk").arg(theirs.as_raw_fd().to_string());
-        if quiet {
-            command
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
+        match streams {
+            Streams::Null => {
+                command
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+            }
+            Streams::Given(given) => {
+                let dup = |fd: &Option<OwnedFd>| -> Result<Option<Stdio>, CriuError> {
+                    fd.as_ref()
+                        .map(|fd| fd.try_clone().map(Stdio::from))
+                        .transpose()
+                        .map_err(|e| CriuError::sys("dup stdio for criu", e))
+                };
+                if let Some(s) = dup(&given.stdin)? {
+                    command.stdin(s);
+                }
+                if let Some(s) = dup(&given.stdout)? {
+                    command.stdout(s);
+                }
+                if let Some(s) = dup(&given.stderr)? {
+                    command.stderr(s);
+                }
+            }
         }
         let shared: Vec<RawFd> = inherit
             .iter()
@@ -240,8 +266,13 @@ impl Drop for Conversation {
 
 /// Asks CRIU its version and refuses one older than berth can drive.
 pub(crate) fn check_version(criu: &Path) -> Result<u32, CriuError> {
-    let conversation =
-        Conversation::start(criu, Criu_req_type::VERSION, PathBuf::from("-"), &[], true)?;
+    let conversation = Conversation::start(
+        criu,
+        Criu_req_type::VERSION,
+        PathBuf::from("-"),
+        &[],
+        Streams::Null,
+    )?;
     let resp = conversation.run(
         Request {
             kind: Criu_req_type::VERSION,

@@ -99,23 +99,6 @@ pub struct RestoreArgs {
     pub id: String,
 }
 
-/// runc's `--empty-ns` names and their clone flags.
-fn empty_ns_mask(names: &[String]) -> anyhow::Result<u32> {
-    let mut mask = 0;
-    for name in names {
-        mask |= match name.as_str() {
-            "network" => libc::CLONE_NEWNET,
-            "pid" => libc::CLONE_NEWPID,
-            "mount" => libc::CLONE_NEWNS,
-            "ipc" => libc::CLONE_NEWIPC,
-            "uts" => libc::CLONE_NEWUTS,
-            "user" => libc::CLONE_NEWUSER,
-            other => bail!("namespace {other:?} is not supported"),
-        } as u32;
-    }
-    Ok(mask)
-}
-
 /// runc's rules: relative to the image path, and a directory there.
 fn check_parent_path(image_path: &Path, parent: &Path) -> anyhow::Result<()> {
     if parent.is_absolute() {
@@ -151,7 +134,7 @@ fn criu_options(g: &Globals, f: &CriuFlags) -> anyhow::Result<libcontainer::Criu
             .as_deref()
             .map(libcontainer::CgroupsMode::parse)
             .transpose()?,
-        empty_ns: empty_ns_mask(&f.empty_ns)?,
+        empty_ns: libcontainer::CriuOptions::empty_ns_mask(&f.empty_ns)?,
         auto_dedup: f.auto_dedup,
     })
 }
@@ -202,6 +185,7 @@ pub fn restore(g: &Globals, a: &RestoreArgs) -> anyhow::Result<i32> {
         lsm_profile: a.lsm_profile.clone(),
         lsm_mount_context: a.lsm_mount_context.clone(),
         cgroup_driver: g.cgroup_driver,
+        stdio: Default::default(),
     };
     let container = builder.restore(opts)?;
     if a.detach {
