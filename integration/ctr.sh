@@ -255,6 +255,23 @@ t_tty() {
     grep -q '^30 100' <<<"$out" || die "stty size: $out"
     proof "$id"
 }
+# This host's CRIU cannot dump (docs/checkpoint.md): the checkpoint is refused with
+# CRIU's reason and the task runs on. Where CRIU works, the images must be there.
+t_checkpoint() {
+    local id out rc
+    id=$(new_id ck)
+    c run -d "${R[@]}" $IMG "$id" sleep 1000 >/dev/null || die "run -d failed"
+    wait_status "$id" RUNNING
+    out=$(c task checkpoint --image-path "$C/ck-$id" --work-path "$C/ck-$id.work" "$id" 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        [ -s "$C/ck-$id/inventory.img" ] || die "checkpoint said ok, no images: $(ls "$C/ck-$id")"
+    else
+        grep -q "criu failed" <<<"$out" || die "checkpoint error: $out"
+        want RUNNING "$(c task ls | awk -v id="$id" '$1 == id { print $3 }')" "task after a failed checkpoint"
+    fi
+    cleanup_task "$id"
+}
 
 run_part() {
     scenario "$PART: run --rm output" t_run_output
@@ -267,6 +284,7 @@ run_part() {
     scenario "$PART: task ps" t_ps
     scenario "$PART: task metrics" t_metrics
     scenario "$PART: run -t" t_tty
+    scenario "$PART: task checkpoint (refused by this CRIU: the task runs on)" t_checkpoint
 }
 
 # --- main -------------------------------------------------------------------------------

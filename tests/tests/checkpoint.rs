@@ -223,3 +223,21 @@ berth_only_test!(
         assert!(!std::path::Path::new("/sys/fs/cgroup").join(&cg).exists());
     }
 );
+
+// stdio that is the host's /dev/null is replaced by the container's own /dev/null, as
+// runc does: the host's node lies on a mount the container cannot see, which CRIU cannot
+// dump (podman's `run -d` hands its containers /dev/null as stdin).
+compare_test!(host_dev_null_stdio_is_reopened, |rt| -> String {
+    // Detached (create, start): the init gets our stdin, /dev/null, as it is.
+    let mut b = Bundle::sh(
+        "m=$(sed -n 's/^mnt_id:[[:space:]]*//p' /proc/self/fdinfo/0); \
+         if grep -q \"^$m \" /proc/self/mountinfo; then echo visible; else echo hidden; fi >/seen; \
+         sleep 1000",
+    );
+    b.writable();
+    let id = rt.start_detached(&b);
+    let seen = b.rootfs().join("seen");
+    wait_for(std::time::Duration::from_secs(10), || seen.exists());
+    rt.delete_force(&id);
+    std::fs::read_to_string(&seen).unwrap_or_default()
+});

@@ -156,6 +156,9 @@ fn setup_container(ch: &Channel, args: &InitArgs) -> Result<Option<setup::Progra
 
     rootfs::enter(&cfg.rootfs, &opts)?;
     crate::trace::mark("pivot_root");
+    if opts.own_mount_ns && rootfs::needs_dev_setup(spec) {
+        rootfs::reopen_dev_null()?;
+    }
     // runc creates a missing cwd (as root, before the user switch).
     std::fs::create_dir_all(process.cwd())
         .map_err(|e| Error::sys(format!("create cwd {}", process.cwd().display()), e))?;

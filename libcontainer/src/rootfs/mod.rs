@@ -39,6 +39,7 @@ use crate::errno::SysError;
 // The lead's process/init calls these; until it is merged nothing in the crate does.
 pub use bind_sources::BindSources;
 pub(crate) use bind_sources::{open_for as open_bind_source, plain_binds};
+pub use devices::reopen_dev_null;
 pub use finalize::finalize;
 pub use host_mounts::detach_under;
 pub use idmap::{open_idmapped, IdmappedMounts};
@@ -46,7 +47,7 @@ pub use pivot::enter;
 pub use prepare::prepare;
 
 // What `berth check` asks of the same code the mounts use.
-pub(crate) use devices::{device_list, node_from_spec};
+pub(crate) use devices::{device_list, needs_setup as needs_dev_setup, node_from_spec};
 pub(crate) use idmap::wants_idmap;
 pub(crate) use mount_options::MountOptions;
 pub(crate) use prepare::root_propagation;
