@@ -487,11 +487,11 @@ t "ctr exec, pause/resume, metrics, containerd restart, kill, delete" ctr_lifecy
 # containerd's checkpoint through the shim (Checkpoint RPC; Create from a checkpoint,
 # restored at Start): a counter goes on after `ctr container restore`.
 ctr_checkpoint_restore() {
-    local id=c3-$$ ref=berth-vm/checkpoint:c3-$$ before after
+    local id=c3-$$ ref=berth-vm/checkpoint:c3-$$ before after out
     with_timeout $CTR run -d --runtime io.containerd.berth.v2 $IMG $id sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.2; done' || die "run -d"
     sleep 1.5
-    timeout 60 $CTR container checkpoint --task --rw $id $ref ||
-        die "ctr container checkpoint: $(find /tmp /var/tmp /var/lib/containerd /run -name dump.log -newer "$W/image.tar" 2>/dev/null | while read -r l; do echo "$l:"; tail -n 12 "$l"; done; ps -eo pid,ppid,stat,wchan:24,args | awk '$2 > 1 || /shim-berth/' | grep -v -e kworker -e grep | tail -n 25)"
+    out=$(timeout 60 $CTR container checkpoint --task --rw $id $ref 2>&1) ||
+        die "ctr container checkpoint: $out $(find /tmp /var/tmp /var/lib/containerd /run -name dump.log -newer "$W/image.tar" 2>/dev/null | while read -r l; do echo "$l:"; grep -a -m3 Error "$l"; done)"
     $CTR task kill -s KILL $id >/dev/null 2>&1
     for _ in $(seq 20); do [ "$($CTR task ls | awk -v id=$id '$1 == id { print $3 }')" = RUNNING ] || break; sleep 0.5; done
     $CTR task delete $id >/dev/null 2>&1; $CTR container delete $id || die "delete"

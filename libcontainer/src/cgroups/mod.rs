@@ -509,6 +509,11 @@ impl Cgroup {
             .or_else(|| self.hierarchies.first())
     }
 
+    /// The directory whose freezer stops the container (CRIU's `freeze_cgroup`).
+    pub(crate) fn freezer_dir(&self) -> Option<&Path> {
+        self.freezer().map(|h| h.dir.as_path())
+    }
+
     fn freezer(&self) -> Option<&Hierarchy> {
         match self.mode {
             Mode::V2 => self.hierarchies.iter().find(|h| h.is_unified()),

@@ -45,6 +45,12 @@ impl Container {
         }
         o.set_root(self.record.rootfs.display().to_string());
         o.set_pid(self.record.pid);
+        // CRIU freezes through the cgroup rather than by ptrace alone: tasks of a cgroup
+        // that is already frozen (a paused container: containerd pauses before it
+        // checkpoints) never reach a ptrace stop. runc passes the same.
+        if let Some(dir) = self.cgroup().and_then(|c| c.freezer_dir()) {
+            o.set_freeze_cgroup(dir.display().to_string());
+        }
         o.set_leave_running(opts.leave_running || opts.pre_dump);
         if let Some(parent) = &opts.parent_path {
             o.set_parent_img(parent.display().to_string());
