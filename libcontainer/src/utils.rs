@@ -116,3 +116,32 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// One `recvmsg` into `buf`, with up to four descriptors passed alongside (SCM_RIGHTS,
+/// made close-on-exec): the bytes read and the descriptors, now ours.
+pub(crate) fn recv_with_fds(
+    fd: std::os::fd::RawFd,
+    buf: &mut [u8],
+    flags: nix::sys::socket::MsgFlags,
+) -> nix::Result<(usize, Vec<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 4]);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let r = recvmsg::<()>(
+        fd,
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC | flags,
+    )?;
+    let mut fds = Vec::new();
+    for c in r.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(raw) = c {
+            // SAFETY: the kernel just installed these descriptors for us; nothing else owns them.
+            fds.extend(
+                raw.into_iter()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            );
+        }
+    }
+    Ok((r.bytes, fds))
+}

@@ -96,7 +96,8 @@ berth_only_test!(
     failed_dump_leaves_the_container_running,
     "runc 1.1.5 destroys the container when the dump fails",
     |rt| {
-        let id = rt.start_detached(&sleeper());
+        let b = sleeper();
+        let id = rt.start_detached(&b);
         let pid = rt.pid(&id);
         let images = rt.work().join("images");
         let out = rt.run(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
@@ -113,7 +114,15 @@ berth_only_test!(
             "{line}"
         );
         assert!(log.exists(), "no CRIU log at {}", log.display());
-        assert!(images.join("descriptors.json").exists());
+        // The stdio record: stdin is the container's /dev/null (reopened at create); stdout
+        // and stderr are the test's files, outside the container, recorded under CRIU's
+        // external-file key.
+        let record: Vec<String> = serde_json::from_slice(
+            &std::fs::read(images.join("descriptors.json")).expect("descriptors.json"),
+        )
+        .unwrap();
+        assert_eq!(record[0], "/dev/null", "{record:?}");
+        assert!(record[1].starts_with("file[") && record[2].starts_with("file["), "{record:?}");
         assert_eq!(rt.status(&id), "running");
         assert!(pid_alive(pid), "init {pid} died");
         rt.delete_force(&id);

@@ -77,7 +77,8 @@ impl Container {
                 .into_iter()
                 .map(ext_mount)
                 .collect();
-            criu::write_descriptors(&opts.criu.image_path, self.record.pid)?;
+            let outside = criu::write_descriptors(&opts.criu.image_path, self.record.pid)?;
+            o.external.extend(outside);
         }
         let kind = if opts.pre_dump {
             Criu_req_type::PRE_DUMP

@@ -83,9 +83,10 @@ fn restore_into(
         o.inherit_fd.push(inherit_fd(key, fd.as_raw_fd()));
         inherit.push(fd.as_raw_fd());
     }
-    // The init's stdio pipes are rebuilt from ours (CRIU's stdio).
+    // The init's stdio pipes (and streams outside the container) are rebuilt from
+    // CRIU's stdio: ours, or the caller's.
     for (fd, link) in descriptors.iter().enumerate() {
-        if link.contains("pipe:") {
+        if criu::is_inherited(link) {
             o.inherit_fd.push(inherit_fd(link, fd as RawFd));
         }
     }

@@ -4,16 +4,14 @@
 //! to be moved between fork and exec; the descriptors it must share with us (image and
 //! work directories, a network namespace) are made inheritable only around the spawn.
 
-use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::sys::socket::{
-    recvmsg, send, shutdown, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, Shutdown,
-    SockFlag, SockType,
+    send, shutdown, socketpair, AddressFamily, MsgFlags, Shutdown, SockFlag, SockType,
 };
 use protobuf::Message;
 use rust_criu::rust_criu_protobuf::rpc::{Criu_opts, Criu_req, Criu_req_type, Criu_resp};
@@ -191,25 +189,9 @@ impl Conversation {
     fn recv(&self) -> Result<(Criu_resp, Option<OwnedFd>), CriuError> {
         let sock = self.sock.as_ref().map(|s| s.as_raw_fd()).unwrap_or(-1);
         let mut buf = vec![0u8; RECV_BUF];
-        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-        let mut iov = [IoSliceMut::new(&mut buf)];
         let (n, mut fds) = loop {
-            match recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
-                Ok(r) => {
-                    let mut fds = Vec::new();
-                    if let Ok(cmsgs) = r.cmsgs() {
-                        for c in cmsgs {
-                            if let ControlMessageOwned::ScmRights(raw) = c {
-                                // SAFETY: the kernel just installed these descriptors for us.
-                                fds.extend(
-                                    raw.into_iter()
-                                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                                );
-                            }
-                        }
-                    }
-                    break (r.bytes, fds);
-                }
+            match crate::utils::recv_with_fds(sock, &mut buf, MsgFlags::empty()) {
+                Ok(got) => break got,
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(self.broken(format!("read response: {e}"))),
             }

@@ -2,13 +2,11 @@
 //! [`Message`] per datagram as JSON, with file descriptors alongside as SCM_RIGHTS.
 //! The protocol itself (who sends what, when) is written down in docs/process-protocol.md.
 
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use nix::cmsg_space;
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType,
+    sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
 };
 use serde::{Deserialize, Serialize};
 
@@ -112,31 +110,9 @@ impl Channel {
 
     fn receive(&self, flags: MsgFlags) -> Result<Option<(Message, Vec<OwnedFd>)>> {
         let mut buf = vec![0u8; MAX_MESSAGE];
-        let mut cmsg = cmsg_space!([RawFd; 4]);
         let (len, fds) = loop {
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(
-                self.fd.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC | flags,
-            ) {
-                Ok(r) => {
-                    let mut fds = Vec::new();
-                    for c in r
-                        .cmsgs()
-                        .map_err(|e| Error::sys("read sync socket control data", e))?
-                    {
-                        if let ControlMessageOwned::ScmRights(raw) = c {
-                            // SAFETY: the kernel just installed these descriptors for us; nothing else owns them.
-                            fds.extend(
-                                raw.into_iter()
-                                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                            );
-                        }
-                    }
-                    break (r.bytes, fds);
-                }
+            match crate::utils::recv_with_fds(self.fd.as_raw_fd(), &mut buf, flags) {
+                Ok(got) => break got,
                 Err(nix::errno::Errno::EINTR) => continue,
                 // The peer closed with a message of ours unread. The kernel reports that
                 // once, ahead of what the peer sent before it went (its `Failed`, say),
