@@ -26,7 +26,7 @@ packages-demo:
 	$(call apt_install,busybox-static)
 
 packages-test:
-	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap docker.io podman iptables nftables iproute2 protobuf-compiler jq man-db dpkg-dev zsh fish)
+	$(call apt_install,busybox-static runc containerd docker-registry skopeo umoci uidmap docker.io podman iptables nftables iproute2 protobuf-compiler criu jq man-db dpkg-dev zsh fish)
 
 # What the modern-host VM (integration/vm/) is built and booted with.
 packages-modern:

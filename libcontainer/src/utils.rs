@@ -90,33 +90,6 @@ pub(crate) fn wait_exit(pid: i32, limit: Duration) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_like_go() {
-        let t = UNIX_EPOCH + Duration::new(1_795_380_106, 463_436_400);
-        assert_eq!(rfc3339_nano(t), "2026-11-22T20:41:46.4634364Z");
-        assert_eq!(
-            rfc3339_nano(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00Z"
-        );
-    }
-
-    #[test]
-    fn atomic_write_replaces() {
-        let dir = std::env::temp_dir().join(format!("berth-utils-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("state.json");
-        write_atomic(&p, b"one").unwrap();
-        write_atomic(&p, b"two").unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
-        fs::remove_dir_all(&dir).unwrap();
-    }
-}
-
 /// One `recvmsg` into `buf`, with up to four descriptors passed alongside (SCM_RIGHTS,
 /// made close-on-exec): the bytes read and the descriptors, now ours.
 pub(crate) fn recv_with_fds(
@@ -144,4 +117,31 @@ pub(crate) fn recv_with_fds(
         }
     }
     Ok((r.bytes, fds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_go() {
+        let t = UNIX_EPOCH + Duration::new(1_795_380_106, 463_436_400);
+        assert_eq!(rfc3339_nano(t), "2026-11-22T20:41:46.4634364Z");
+        assert_eq!(
+            rfc3339_nano(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+    }
+
+    #[test]
+    fn atomic_write_replaces() {
+        let dir = std::env::temp_dir().join(format!("berth-utils-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("state.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

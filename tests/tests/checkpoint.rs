@@ -122,7 +122,10 @@ berth_only_test!(
         )
         .unwrap();
         assert_eq!(record[0], "/dev/null", "{record:?}");
-        assert!(record[1].starts_with("file[") && record[2].starts_with("file["), "{record:?}");
+        assert!(
+            record[1].starts_with("file[") && record[2].starts_with("file["),
+            "{record:?}"
+        );
         assert_eq!(rt.status(&id), "running");
         assert!(pid_alive(pid), "init {pid} died");
         rt.delete_force(&id);

@@ -195,6 +195,34 @@ fn setup_symlinks(ctx: &MountCtx<'_>) -> Result<(), RootfsError> {
     Ok(())
 }
 
+/// After pivot_root: stdio that is the host's /dev/null (a caller's `</dev/null`) is
+/// replaced by the container's own, as runc does. The host's node is on a mount the
+/// container cannot see, which CRIU, for one, cannot dump.
+pub fn reopen_dev_null() -> Result<(), RootfsError> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::fstat;
+    let null = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| RootfsError::sys("open /dev/null in the container", e))?;
+    let null_stat = fstat(&null).map_err(|e| RootfsError::sys("stat /dev/null", e))?;
+    for fd in 0..3 {
+        // SAFETY: 0–2 stay open for the whole call; the borrow ends with it.
+        let stdio = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let Ok(st) = fstat(stdio) else { continue };
+        let is_char = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR;
+        let same_node = st.st_dev == null_stat.st_dev && st.st_ino == null_stat.st_ino;
+        if is_char && st.st_rdev == null_stat.st_rdev && !same_node {
+            // SAFETY: dup3 takes two descriptors of this process and a flag word.
+            if unsafe { libc::dup3(std::os::fd::AsRawFd::as_raw_fd(&null), fd, 0) } < 0 {
+                return Err(RootfsError::sys(
+                    format!("reopen /dev/null onto fd {fd}"),
+                    Errno::last(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,32 +267,4 @@ mod tests {
         );
         assert!(needs_setup(&s));
     }
-}
-
-/// After pivot_root: stdio that is the host's /dev/null (a caller's `</dev/null`) is
-/// replaced by the container's own, as runc does. The host's node is on a mount the
-/// container cannot see, which CRIU, for one, cannot dump.
-pub fn reopen_dev_null() -> Result<(), RootfsError> {
-    use nix::fcntl::{open, OFlag};
-    use nix::sys::stat::fstat;
-    let null = open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| RootfsError::sys("open /dev/null in the container", e))?;
-    let null_stat = fstat(&null).map_err(|e| RootfsError::sys("stat /dev/null", e))?;
-    for fd in 0..3 {
-        // SAFETY: 0–2 stay open for the whole call; the borrow ends with it.
-        let stdio = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let Ok(st) = fstat(stdio) else { continue };
-        let is_char = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR;
-        let same_node = st.st_dev == null_stat.st_dev && st.st_ino == null_stat.st_ino;
-        if is_char && st.st_rdev == null_stat.st_rdev && !same_node {
-            // SAFETY: dup3 takes two descriptors of this process and a flag word.
-            if unsafe { libc::dup3(std::os::fd::AsRawFd::as_raw_fd(&null), fd, 0) } < 0 {
-                return Err(RootfsError::sys(
-                    format!("reopen /dev/null onto fd {fd}"),
-                    Errno::last(),
-                ));
-            }
-        }
-    }
-    Ok(())
 }
