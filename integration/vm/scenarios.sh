@@ -267,7 +267,7 @@ checkpoint_tcp_systemd_as_runc() {
     local rt n id b img out c1 c2
     for rt in runc $BERTH; do
         n=$(basename "$rt"); id="crt-$n-$$"; b="$W/crt-$n"; img="$W/imgt-$n"
-        bundle "$b" '["sh","-c","exec </dev/null >/dev/null 2>&1; ip link set lo up; nc -l -p 9000 >/tmp/recv & sleep 0.5; i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done | nc 127.0.0.1 9000"]'
+        bundle "$b" '["sh","-c","exec </dev/null >/dev/null 2>&1; ip link set lo up; sleep 100000 | nc -l -p 9000 >/tmp/recv & sleep 0.5; i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done | nc 127.0.0.1 9000"]'
         jq --arg p "system.slice:crt:$id" '.root.readonly = false | .linux.cgroupsPath = $p' "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
         (cd "$b" && with_timeout $rt --systemd-cgroup run -d "$id") </dev/null >/dev/null 2>&1 || die "$rt run -d"
         sleep 2
