@@ -259,36 +259,6 @@ checkpoint_restore_as_runc() {
 }
 t "checkpoint and restore (counter, open file, listening socket; into a new container) as runc 1.3" checkpoint_restore_as_runc
 
-# An established TCP connection (both ends in the container: a counter streamed through
-# nc into nc -l): refused without --tcp-established, carried over with it, and the stream
-# goes on after the restore; under runc 1.3 and berth alike. The same run uses the
-# systemd cgroup driver (the container's scope made again at restore).
-checkpoint_tcp_systemd_as_runc() {
-    local rt n id b img out c1 c2
-    for rt in runc $BERTH; do
-        n=$(basename "$rt"); id="crt-$n-$$"; b="$W/crt-$n"; img="$W/imgt-$n"
-        bundle "$b" '["sh","-c","exec </dev/null >/dev/null 2>&1; ip link set lo up; sleep 100000 | nc -l -p 9000 >/tmp/recv & sleep 0.5; i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done | nc 127.0.0.1 9000"]'
-        jq --arg p "system.slice:crt:$id" '.root.readonly = false | .linux.cgroupsPath = $p' "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
-        (cd "$b" && with_timeout $rt --systemd-cgroup run -d "$id") </dev/null >/dev/null 2>&1 || die "$rt run -d"
-        sleep 2
-        [ "$($rt state "$id" | jq -r .status)" = running ] || die "$rt: the container stopped by itself (recv: $(head -c 100 "$b/rootfs/tmp/recv"))"
-        out=$(with_timeout $rt --systemd-cgroup checkpoint --image-path "$img.no" --work-path "$img.no.work" "$id" 2>&1) && die "$rt: checkpoint without --tcp-established succeeded"
-        [ "$($rt state "$id" | jq -r .status)" = running ] || die "$rt: not running after a refused checkpoint: $out"
-        with_timeout $rt --systemd-cgroup checkpoint --tcp-established --image-path "$img" --work-path "$img.work" "$id" || { grep -a -m3 Error "$img.work/dump.log"; die "$rt checkpoint --tcp-established"; }
-        c1=$(wc -l <"$b/rootfs/tmp/recv")
-        (cd "$b" && with_timeout $rt --systemd-cgroup restore -d --tcp-established --image-path "$img" --work-path "$img.work" "$id") </dev/null >/dev/null 2>&1 ||
-            { grep -a -m3 Error "$img.work/restore.log"; die "$rt restore --tcp-established"; }
-        systemctl is-active --quiet "crt-$id.scope" || die "$rt: no crt-$id.scope after restore"
-        sleep 1.5
-        c2=$(wc -l <"$b/rootfs/tmp/recv")
-        [ "$c2" -gt "$c1" ] || die "$rt: the stream stopped at $c1 lines"
-        awk 'NR != $1 { print "line " NR " is " $1; bad = 1; exit } END { exit bad }' "$b/rootfs/tmp/recv" || die "$rt: stream not continuous"
-        $rt --systemd-cgroup delete -f "$id"
-        systemctl is-active --quiet "crt-$id.scope" && die "$rt: scope left after delete"
-    done
-    return 0
-}
-t "checkpoint --tcp-established (stream through an open connection goes on), systemd driver, as runc 1.3" checkpoint_tcp_systemd_as_runc
 
 # --- the systemd cgroup driver, against runc 1.3's ---------------------------------------
 # Every unit name, for "nothing left behind" (sessions and the payload's own come and go).
