@@ -529,33 +529,64 @@ fn outputs_oci_and_docker() {
     let other2 = Tmp::new("build-out-import");
     ok(other2.path(), &["import", &oci]);
     assert_eq!(run(other2.path(), &rt, "outimg:1", &[]).1, "out\n");
-    // podman, when installed, loads the docker-archive and runs it.
+    // podman, when installed, loads the docker-archive and runs it: in a store of its
+    // own, with our runtime under a private root (the host's store, /run/runc and
+    // /run/libpod stay as they were).
     if common::have("podman") {
-        let o = Command::new("podman")
-            .args(["load", "-i", &dock])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        // A short path: podman refuses a runroot longer than 50 characters.
+        let store = std::path::PathBuf::from(format!("/tmp/bpm{}", std::process::id()));
+        let at = |d: &str| store.join(d).display().to_string();
+        let podman = |args: &[&str]| {
+            Command::new("podman")
+                .args([
+                    "--root",
+                    &at("root"),
+                    "--runroot",
+                    &at("run"),
+                    "--tmpdir",
+                    &at("tmp"),
+                ])
+                .args([
+                    "--runtime",
+                    &rt,
+                    "--runtime-flag",
+                    &format!("root={}", at("rt")),
+                ])
+                .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"])
+                // vfs: no overlay mounts left behind in the host's mount table.
+                .args(["--storage-driver", "vfs"])
+                .args(args)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap()
+        };
+        let o = podman(&["load", "-i", &dock]);
         eprintln!(
             "podman load: {} {}",
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
         if o.status.success() {
-            let r = Command::new("podman")
-                .args(["run", "--rm", "--network=none", "localhost/outimg:1"])
-                .stdin(Stdio::null())
-                .output()
-                .unwrap();
+            // podman's default ulimits exceed this machine's hard limits.
+            let r = podman(&[
+                "run",
+                "--rm",
+                "--network=none",
+                "--ulimit",
+                "nofile=1024:4096",
+                "--ulimit",
+                "nproc=4096:4096",
+                "localhost/outimg:1",
+            ]);
             eprintln!(
                 "podman run: {:?} {} {}",
                 r.status.code(),
                 String::from_utf8_lossy(&r.stdout),
                 String::from_utf8_lossy(&r.stderr)
             );
-            let _ = Command::new("podman")
-                .args(["rmi", "-f", "localhost/outimg:1"])
-                .output();
+            podman(&["rmi", "-f", "localhost/outimg:1"]);
+            assert_eq!(String::from_utf8_lossy(&r.stdout), "out\n", "podman run");
         }
+        let _ = std::fs::remove_dir_all(&store);
     }
 }
