@@ -16,6 +16,28 @@ fn msg(rt: &Runtime, out: &Output) -> String {
     normalize_stderr(&out.stderr, rt.name())
 }
 
+/// `[GLOBALS] restore -d --bundle B --image-path IMAGES ID`.
+fn restore(
+    rt: &Runtime,
+    globals: &[&str],
+    b: &Bundle,
+    images: &std::path::Path,
+    id: &str,
+) -> Output {
+    let mut args = globals.to_vec();
+    let (bundle, images) = (b.path().to_str().unwrap(), images.to_str().unwrap());
+    args.extend([
+        "restore",
+        "-d",
+        "--bundle",
+        bundle,
+        "--image-path",
+        images,
+        id,
+    ]);
+    rt.run(&args)
+}
+
 fn one_line(out: &Output) -> &str {
     let lines: Vec<&str> = out
         .stderr
@@ -69,15 +91,7 @@ compare_test!(restore_without_images_as_runc, |rt| -> Vec<String> {
     b.write();
     let id = rt.id("restore");
     let images = rt.work().join("no-images");
-    let out = rt.run(&[
-        "restore",
-        "-d",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        "--image-path",
-        images.to_str().unwrap(),
-        &id,
-    ]);
+    let out = restore(rt, &[], &b, &images, &id);
     let said = normalize_stderr(
         &out.stderr.replace(images.to_str().unwrap(), "<images>"),
         rt.name(),
@@ -163,17 +177,13 @@ berth_only_test!(no_criu_binary, "runc 1.1.5 has no --criu option", |rt| {
     )
     .unwrap();
     let restored = rt.id("restored");
-    let out = rt.run(&[
-        "--criu",
-        "/nonexistent/criu",
-        "restore",
-        "-d",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        "--image-path",
-        images,
+    let out = restore(
+        rt,
+        &["--criu", "/nonexistent/criu"],
+        &b,
+        std::path::Path::new(images),
         &restored,
-    ]);
+    );
     assert_eq!(out.code, Some(1));
     assert!(
         one_line(&out).contains("executable file not found"),
@@ -206,15 +216,7 @@ berth_only_test!(
         )
         .unwrap();
         let id = rt.id("restore");
-        let out = rt.run(&[
-            "restore",
-            "-d",
-            "--bundle",
-            b.path().to_str().unwrap(),
-            "--image-path",
-            images.to_str().unwrap(),
-            &id,
-        ]);
+        let out = restore(rt, &[], &b, &images, &id);
         assert_eq!(out.code, Some(1), "{out:?}");
         let line = one_line(&out);
         assert!(

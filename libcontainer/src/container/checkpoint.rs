@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::Spec;
 use rust_criu::rust_criu_protobuf::rpc::{
     Criu_opts, Criu_page_server_info, Criu_req_type, Ext_mount_map,
 };
@@ -141,28 +141,15 @@ pub(super) fn ext_mount((key, val): criu::ExtMount) -> Ext_mount_map {
     m
 }
 
-/// A network or pid namespace joined by path is not the container's to dump: CRIU
-/// records it as external (`net[<inode>]:extRootNetNS`) and a restore joins the same
-/// path again.
+/// `net[<inode>]:extRootNetNS` for each namespace joined by path (criu/namespaces.rs).
 fn external_namespaces(spec: &Spec) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for ns in spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .into_iter()
-        .flatten()
-    {
-        let (kind, key) = match ns.typ() {
-            LinuxNamespaceType::Network => ("net", "extRootNetNS"),
-            LinuxNamespaceType::Pid => ("pid", "extRootPidNS"),
-            _ => continue,
-        };
-        let Some(path) = ns.path() else { continue };
-        let meta = std::fs::metadata(path).map_err(|e| Error::path(path, e))?;
-        out.push(format!("{kind}[{}]:{key}", meta.ino()));
-    }
-    Ok(out)
+    criu::joined_namespaces(spec)
+        .iter()
+        .map(|j| {
+            let meta = std::fs::metadata(j.path).map_err(|e| Error::path(j.path, e))?;
+            Ok(format!("{}[{}]:{}", j.kind, meta.ino(), j.key))
+        })
+        .collect()
 }
 
 /// Opens (making it, mode 0700, as runc does) a directory CRIU works in.

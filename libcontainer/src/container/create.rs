@@ -168,7 +168,6 @@ pub(super) struct Prepared {
     pub cgroup: Option<Cgroup>,
     pub device_rules: Vec<crate::cgroups::devices::Rule>,
     pub resources: oci_spec::runtime::LinuxResources,
-    pub annotations: std::collections::HashMap<String, String>,
 }
 
 impl Prepared {
@@ -181,7 +180,7 @@ impl Prepared {
         let setup = InitSetup {
             resources: &self.resources,
             devices: &self.device_rules,
-            annotations: &self.annotations,
+            annotations: &self.record.annotations,
         };
         cgroup.add_init(pid, &setup)?;
         super::update::apply_at_create(cgroup, &self.resources, &self.device_rules)
@@ -268,7 +267,6 @@ pub(super) fn prepare(
         cgroup,
         device_rules,
         resources,
-        annotations: spec.annotations().clone().unwrap_or_default(),
     })
 }
 

@@ -6,7 +6,6 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use oci_spec::runtime::LinuxNamespaceType;
 use rust_criu::rust_criu_protobuf::rpc::{Cgroup_root, Criu_req_type, Inherit_fd};
 
 use super::checkpoint::{criu_config_file, ext_mount, open_dir, shared_opts};
@@ -177,30 +176,18 @@ fn inherit_fd(key: &str, fd: RawFd) -> Inherit_fd {
 
 /// Namespaces the config joins by path, opened, with the names the dump gave them.
 fn joined_namespaces(config: &ContainerConfig) -> Result<Vec<(&'static str, OwnedFd)>> {
-    let mut out = Vec::new();
-    for ns in config
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.namespaces().as_ref())
-        .into_iter()
-        .flatten()
-    {
-        let key = match ns.typ() {
-            LinuxNamespaceType::Network => "extRootNetNS",
-            LinuxNamespaceType::Pid => "extRootPidNS",
-            _ => continue,
-        };
-        let Some(path) = ns.path() else { continue };
-        let fd = nix::fcntl::open(
-            path.as_path(),
-            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )
-        .map_err(|e| Error::path(path, e))?;
-        out.push((key, fd));
-    }
-    Ok(out)
+    criu::joined_namespaces(&config.spec)
+        .iter()
+        .map(|j| {
+            let fd = nix::fcntl::open(
+                j.path,
+                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map_err(|e| Error::path(j.path, e))?;
+            Ok((j.key, fd))
+        })
+        .collect()
 }
 
 /// Where CRIU is in each hierarchy once placed in the container's cgroup: the roots it

@@ -6,11 +6,13 @@
 
 mod descriptors;
 mod mounts;
+mod namespaces;
 mod options;
 mod swrk;
 
 pub(crate) use descriptors::{is_inherited, read_descriptors, write_descriptors};
 pub(crate) use mounts::{dump_mounts, make_restore_mountpoints, restore_mounts, ExtMount};
+pub(crate) use namespaces::joined_namespaces;
 pub use options::{CgroupsMode, CheckpointOptions, CriuOptions, RestoreOptions};
 pub(crate) use swrk::{check_version, Conversation, Notify, Request, Streams};
 

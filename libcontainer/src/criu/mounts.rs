@@ -23,11 +23,7 @@ fn in_container(dest: &Path) -> String {
 }
 
 fn is_bind(m: &Mount) -> bool {
-    let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
-    if m.typ().as_deref() == Some("bind") {
-        opts.flags.insert(nix::mount::MsFlags::MS_BIND);
-    }
-    opts.is_bind()
+    MountOptions::of(m).is_bind()
 }
 
 fn device_paths(spec: &Spec) -> Vec<String> {

@@ -43,10 +43,7 @@ impl BindSources {
 pub(crate) fn plain_binds(spec: &Spec, bundle: &Path) -> Vec<(usize, PathBuf)> {
     let mut out = Vec::new();
     for (index, m) in spec.mounts().iter().flatten().enumerate() {
-        let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
-        if m.typ().as_deref() == Some("bind") {
-            opts.flags.insert(nix::mount::MsFlags::MS_BIND);
-        }
+        let opts = MountOptions::of(m);
         if !opts.is_bind() || wants_idmap(m, &opts) {
             continue;
         }

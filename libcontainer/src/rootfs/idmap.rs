@@ -62,10 +62,7 @@ pub fn open_idmapped(spec: &Spec) -> Result<IdmappedMounts, RootfsError> {
     let mut userns: HashMap<String, OwnedFd> = HashMap::new();
     let mut out = IdmappedMounts::default();
     for (index, m) in spec.mounts().iter().flatten().enumerate() {
-        let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
-        if m.typ().as_deref() == Some("bind") {
-            opts.flags.insert(nix::mount::MsFlags::MS_BIND);
-        }
+        let opts = MountOptions::of(m);
         if !wants_idmap(m, &opts) {
             continue;
         }

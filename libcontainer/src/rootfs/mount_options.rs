@@ -129,6 +129,15 @@ impl Default for MountOptions {
 }
 
 impl MountOptions {
+    /// A spec mount's options, with `"type": "bind"` counting as the bind option.
+    pub(crate) fn of(m: &oci_spec::runtime::Mount) -> Self {
+        let mut opts = MountOptions::parse(m.options().as_deref().unwrap_or(&[]));
+        if m.typ().as_deref() == Some("bind") {
+            opts.flags.insert(MsFlags::MS_BIND);
+        }
+        opts
+    }
+
     pub(crate) fn parse<S: AsRef<str>>(options: &[S]) -> Self {
         let mut out = MountOptions::default();
         let mut data: Vec<&str> = Vec::new();
