@@ -38,7 +38,7 @@ packages-clients:
 	$(call apt_install,busybox-static runc docker.io podman containerd iptables uidmap protobuf-compiler)
 
 packages-bench:
-	$(call apt_install,busybox-static runc crun containerd strace time linux-perf valgrind python3 gcc libc6-dev jq)
+	$(call apt_install,busybox-static runc crun containerd strace time linux-perf valgrind python3 gcc libc6-dev jq protobuf-compiler)
 
 build:
 	$(CARGO) build --workspace $(NOT_IN_BUILD) $(TEST_FEATURES)

@@ -36,7 +36,7 @@ def blob(layout, data):
     return {"digest": f"sha256:{digest}", "size": len(data)}
 
 
-def make_image(rootfs, archive):
+def make_image(rootfs, archive, name=IMAGE, cmd=("/bin/true",)):
     """An OCI image archive (oci-layout + index.json) with one layer: the bundle rootfs."""
     layout = archive + ".d"
     os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
@@ -50,7 +50,7 @@ def make_image(rootfs, archive):
     layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar"
     config = blob(layout, json.dumps({
         "architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["/bin/true"], "Env": ["PATH=/bin:/usr/bin:/sbin:/usr/sbin"]},
+        "config": {"Cmd": list(cmd), "Env": ["PATH=/bin:/usr/bin:/sbin:/usr/sbin"]},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
     }).encode())
     config["mediaType"] = "application/vnd.oci.image.config.v1+json"
@@ -58,7 +58,7 @@ def make_image(rootfs, archive):
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": config, "layers": [layer]}).encode())
     manifest["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
-    manifest["annotations"] = {"io.containerd.image.name": IMAGE,
+    manifest["annotations"] = {"io.containerd.image.name": name,
                                "org.opencontainers.image.ref.name": "latest"}
     with open(os.path.join(layout, "index.json"), "w") as f:
         json.dump({"schemaVersion": 2, "manifests": [manifest]}, f)

@@ -5,6 +5,8 @@
 #   RUNS=40 BATCH=50 bench/run.sh
 #   NO_BUILD=1 BERTH=path bench/run.sh   measure an existing binary
 #   NO_CONTAINERD=1 bench/run.sh         skip the containerd (ctr run --rm) part
+#   NO_CRI=1 bench/run.sh                skip Kubernetes pods through containerd's CRI
+#   DENSITY=N bench/run.sh               containers in the CRI density part (100; 0 skips)
 #   NO_SECCOMP=1 bench/run.sh            skip the seccomp run-time cost part (bench/seccomp)
 #   NO_DOCKER_DEFAULT=1 bench/run.sh     skip the run on Docker's default config (bench/fixtures)
 #   EXTRA="old=/tmp/berth-old" bench/run.sh   also measure other binaries (before/after A/B)
@@ -45,6 +47,11 @@ if [ -z "${NO_BUILD:-}" ]; then
         fi
     fi
     unset RUSTFLAGS
+    if [ -z "${NO_CRI:-}" ]; then
+        # The test-only CRI client (tonic; its build needs protoc), as integration/cri.sh builds it.
+        (cd "$repo" && "$cargo" build -q -p berth-cri-client) ||
+            echo "bench: berth-cri-client does not build; CRI part will be skipped" >&2
+    fi
 fi
 berth=${BERTH:-$repo/target/$triple/release/berth}
 [ -x "$berth" ] || { echo "bench: $berth missing" >&2; exit 1; }
@@ -149,6 +156,20 @@ if [ -z "${NO_CONTAINERD:-}" ]; then
             >>"$extra" || echo "bench: containerd part failed (see above)" >&2
     else
         echo "bench: containerd/ctr not installed; containerd part skipped" >&2
+    fi
+fi
+
+if [ -z "${NO_CRI:-}" ]; then
+    client=${CRI_CLIENT:-$(cd "$repo" && "$cargo" metadata --format-version 1 --no-deps |
+        sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')/debug/berth-cri-client}
+    if ! command -v containerd >/dev/null; then
+        echo "bench: containerd not installed; CRI part skipped" >&2
+    elif [ ! -x "$client" ]; then
+        echo "bench: no $client (cargo build -p berth-cri-client); CRI part skipped" >&2
+    else
+        echo "bench: Kubernetes pods through containerd's CRI, runc-v2 vs berth" >&2
+        python3 "$here/cri.py" "$tmp" "$tmp/bundle/rootfs" "$(dirname "$berth")" "$client" \
+            "${CRI_RUNS:-10}" >>"$extra" || echo "bench: CRI part failed (see above)" >&2
     fi
 fi
 

@@ -11,6 +11,10 @@
 //! look at the running pod.
 //! Never pulls: the images must already be in containerd's `k8s.io` namespace.
 //! Exit status: 0 when every step passed, 1 otherwise, 2 on bad usage.
+//!
+//! `berth-cri-client bench ...`: pods started for bench/cri.py (see bench.rs).
+
+mod bench;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -520,15 +524,8 @@ async fn run(a: Args) -> Result<Report> {
     Ok(rep)
 }
 
-fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("berth-cri-client: {e:#}");
-            std::process::exit(2);
-        }
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -537,8 +534,36 @@ fn main() {
             eprintln!("berth-cri-client: tokio: {e}");
             std::process::exit(1);
         }
+    }
+}
+
+fn bench_main() -> ! {
+    let args = match bench::parse(std::env::args().skip(2)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("berth-cri-client bench: {e:#}");
+            std::process::exit(2);
+        }
     };
-    let rep = match rt.block_on(run(args)) {
+    if let Err(e) = runtime().block_on(bench::run(args)) {
+        eprintln!("berth-cri-client bench: {e:#}");
+        std::process::exit(1);
+    }
+    std::process::exit(0);
+}
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("bench") {
+        bench_main();
+    }
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("berth-cri-client: {e:#}");
+            std::process::exit(2);
+        }
+    };
+    let rep = match runtime().block_on(run(args)) {
         Ok(r) => r,
         Err(e) => {
             println!("FAIL CRI connection: {e:#}");

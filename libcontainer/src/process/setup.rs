@@ -45,7 +45,15 @@ pub(crate) fn prepare(
     }
     super::scheduling::apply(process)?;
     super::mempolicy::apply(memory_policy)?;
-    let filter = seccomp.map(Filter::compile).transpose()?;
+    let filter = match seccomp {
+        Some(profile) => {
+            crate::trace::mark("rlimits/scheduling");
+            let filter = Filter::compile(profile)?;
+            crate::trace::mark("seccomp compile");
+            Some(filter)
+        }
+        None => None,
+    };
     let no_new_privs = process.no_new_privileges() == Some(true);
     if let Some(filter) = filter.as_ref().filter(|_| !no_new_privs) {
         install_seccomp(filter, ch)?;
