@@ -15,14 +15,19 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/payload/bin"
 cp "$bin/berth" "$bin/containerd-shim-berth-v2" "$work/payload/bin/"
 cp "$HERE/scenarios.sh" "$work/payload/run.sh"
-# The release build, when there is one, for the timing scenario (the debug build is ~3x
+# The release builds, when there are, for the timing scenario (the debug build is ~3x
 # slower per run under emulation, which would hide what the D-Bus round trips cost).
 # The CRI client integration/ctr.sh builds, for the Kubernetes scenario.
 client=$(realpath -m "$HERE/../../target/debug/berth-cri-client")
 [ -x "$client" ] && cp "$client" "$work/payload/bin/"
-release=$(realpath -m "$HERE/../../target/release/berth")
-if [ -x "$release" ]; then
-    mkdir -p "$work/payload/release" && cp "$release" "$work/payload/release/berth"
+for b in berth containerd-shim-berth-v2; do
+    release=$(realpath -m "$HERE/../../target/release/$b")
+    if [ -x "$release" ]; then
+        mkdir -p "$work/payload/release" && cp "$release" "$work/payload/release/$b"
+    fi
+done
+if [ -n "${VM_BENCH_OLD:-}" ]; then
+    mkdir -p "$work/payload/release" && cp "$VM_BENCH_OLD" "$work/payload/release/berth-old"
 fi
 # The Debian package integration/install.sh made (make deb), for the package scenario.
 deb=$(ls "$HERE"/../../target/deb/berth_*.deb 2>/dev/null | head -n1 || true)

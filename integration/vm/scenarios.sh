@@ -328,33 +328,6 @@ systemd_errors_as_runc() {
 }
 t "systemd driver: malformed cgroupsPath errors as runc 1.3 words them" systemd_errors_as_runc
 
-# Informational: `run` of `true` under each runtime's systemd driver and berth's cgroupfs
-# (N runs each, interleaved; the VM is emulated, so only the ratios mean anything). The
-# release build when the payload has one.
-systemd_run_timing() {
-    bundle "$W/sdt" '["true"]'
-    local BERTH=$BERTH build=debug
-    if [ -x "$P/release/berth" ]; then BERTH=$P/release/berth build=release; fi
-    local n=${VM_BENCH_RUNS:-15} i rt tot_runc=0 tot_crun=0 tot_berth=0 tot_fs=0 t0 t1
-    for i in $(seq "$n"); do
-        for rt in runc crun berth fs; do
-            t0=$(date +%s%N)
-            case $rt in
-            runc) (cd "$W/sdt" && runc --systemd-cgroup run "t-$$-$i") ;;
-            crun) (cd "$W/sdt" && crun --systemd-cgroup run "t-$$-$i") ;;
-            berth) (cd "$W/sdt" && $BERTH --systemd-cgroup run "t-$$-$i") ;;
-            fs) (cd "$W/sdt" && $BERTH run "t-$$-$i") ;;
-            esac </dev/null >/dev/null 2>&1 || die "$rt run $i failed"
-            t1=$(date +%s%N)
-            eval "tot_$rt=\$((tot_$rt + (t1 - t0) / 1000))"
-        done
-    done
-    awk -v build=$build -v r=$tot_runc -v c=$tot_crun -v b=$tot_berth -v f=$tot_fs -v n=$n 'BEGIN {
-        printf "bench: run (systemd driver), berth " build ", mean of %d: runc %.1f ms, crun %.1f ms, berth %.1f ms, berth cgroupfs %.1f ms\n", n, r/n/1000, c/n/1000, b/n/1000, f/n/1000
-        printf "bench: berth/runc %.2f, berth/crun %.2f, berth systemd/cgroupfs %.2f\n", b/r, b/c, b/f }' | tee "$W/bench"
-}
-t "systemd driver: run timing against runc and crun (informational)" systemd_run_timing
-[ -s "$W/bench" ] && cat "$W/bench"
 
 # --- Docker ------------------------------------------------------------------------------
 docker_up() {
@@ -519,6 +492,94 @@ ctr_systemd_cgroup() {
     return 0
 }
 t "ctr --cgroup slice:prefix:name with io.containerd.berth.v2: a systemd scope" ctr_systemd_cgroup
+
+# Informational (issue #23): cgroup v2 figures, berth against runc 1.3 and crun side by
+# side, VM_BENCH_RUNS interleaved rounds (rotating order), medians. The VM is emulated:
+# only the ratios mean anything. The release builds when the payload has them.
+# - `run` of `true` under the systemd and the cgroupfs driver: wall, and cpu = the
+#   runtime's rusage with what it reaped (bash `times` before and after).
+# - `ctr run --rm`: berth's shim, runc-v2 with runc, runc-v2 with crun (--runc-binary),
+#   runc-v2 with berth: wall, and the cpu of containerd.service's cgroup (containerd,
+#   the shims, runc and crun; the containers have their own cgroups) plus ctr's own.
+children_cpu_us() { # VAR: the children's user+sys so far (µs), from bash's `times`,
+    # which must run in this shell, not in a $(…) subshell (whose children are its own);
+    # parsed without a child process, whose cpu would be counted in the next reading
+    local line
+    times >"$W/times"
+    { read -r _; read -r line; } <"$W/times"
+    [[ $line =~ ^([0-9]+)m([0-9]+)\.([0-9]+)s\ ([0-9]+)m([0-9]+)\.([0-9]+)s$ ]] || die "times: $line"
+    local -a m=("${BASH_REMATCH[@]}")
+    printf -v "$1" '%d' $(( (10#${m[1]} * 60 + 10#${m[2]} + 10#${m[4]} * 60 + 10#${m[5]}) * 1000000 + (10#${m[3]} + 10#${m[6]}) * 1000 ))
+}
+median_of() { sort -n "$1" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+cgroup2_bench() {
+    local B=$BERTH SHIM=/usr/local/bin/containerd-shim-berth-v2 build=debug n=${VM_BENCH_RUNS:-15}
+    if [ -x "$P/release/berth" ]; then B=$P/release/berth build=release; fi
+    if [ -x "$P/release/containerd-shim-berth-v2" ]; then SHIM=$P/release/containerd-shim-berth-v2; fi
+    bundle "$W/bmb" '["true"]'
+    rm -f "$W"/bm.*
+    local i k rt t0 t1 c0 c1 u0 u1 cg=/sys/fs/cgroup/system.slice/containerd.service/cpu.stat
+    local run_rts=(runc:systemd crun:systemd berth:systemd runc:cgroupfs crun:cgroupfs berth:cgroupfs)
+    # VM_BENCH_OLD=/path/to/berth on the host: an older build alongside (A/B).
+    [ -x "$P/release/berth-old" ] && run_rts+=(berth-old:systemd berth-old:cgroupfs)
+    local nrt=${#run_rts[@]}
+    local ctr_rts=(berth-shim runc-v2:runc runc-v2:crun runc-v2:berth)
+    for i in $(seq "$n"); do
+        for k in $(seq 0 $((nrt - 1))); do
+            rt=${run_rts[(i + k) % nrt]}
+            local bin=${rt%:*} flag=
+            [ "$bin" = berth ] && bin=$B
+            [ "$bin" = berth-old ] && bin=$P/release/berth-old
+            [ "${rt#*:}" = systemd ] && flag=--systemd-cgroup
+            t0=$(date +%s%N); children_cpu_us c0
+            $bin $flag run -b "$W/bmb" "bm-$$-$i" </dev/null >/dev/null 2>&1 || die "$rt run $i failed"
+            children_cpu_us c1; t1=$(date +%s%N)
+            echo $(((t1 - t0) / 1000)) >>"$W/bm.run.$rt.wall"
+            echo $((c1 - c0)) >>"$W/bm.run.$rt.cpu"
+        done
+        for k in $(seq 0 3); do
+            rt=${ctr_rts[(i + k) % 4]}
+            local args
+            case $rt in
+            berth-shim) args=(--runtime "$SHIM") ;;
+            runc-v2:berth) args=(--runtime io.containerd.runc.v2 --runc-binary "$B") ;;
+            runc-v2:*) args=(--runtime io.containerd.runc.v2 --runc-binary "$(command -v "${rt#*:}")") ;;
+            esac
+            read -r _ u0 <"$cg"; t0=$(date +%s%N); children_cpu_us c0
+            with_timeout $CTR run --rm "${args[@]}" $IMG "bm-$$-$i" true >/dev/null 2>&1 || die "ctr run --rm $rt $i failed"
+            children_cpu_us c1; t1=$(date +%s%N)
+            sleep 0.3 # the shim exits after ctr returns; its cpu belongs to this run
+            read -r _ u1 <"$cg"
+            c1=$((c1 + u1 - u0))
+            echo $(((t1 - t0) / 1000)) >>"$W/bm.ctr.$rt.wall"
+            echo $((c1 - c0)) >>"$W/bm.ctr.$rt.cpu"
+        done
+    done
+    local r d
+    {
+        echo "bench: cgroup v2, berth $build, medians of $n, ms (wall / cpu):"
+        for rt in "${run_rts[@]}"; do
+            echo "bench:   run $rt: $(ms "$W/bm.run.$rt.wall") / $(ms "$W/bm.run.$rt.cpu")"
+        done
+        for rt in "${ctr_rts[@]}"; do
+            echo "bench:   ctr run --rm $rt: $(ms "$W/bm.ctr.$rt.wall") / $(ms "$W/bm.ctr.$rt.cpu")"
+        done
+        for d in systemd cgroupfs; do
+            for r in wall cpu; do
+                echo "bench:   run ($d) $r: berth/crun $(ratio "$W/bm.run.berth:$d.$r" "$W/bm.run.crun:$d.$r"), berth/runc $(ratio "$W/bm.run.berth:$d.$r" "$W/bm.run.runc:$d.$r")$([ -s "$W/bm.run.berth-old:$d.$r" ] && echo ", berth/berth-old $(ratio "$W/bm.run.berth:$d.$r" "$W/bm.run.berth-old:$d.$r")")"
+            done
+        done
+        for r in wall cpu; do
+            echo "bench:   ctr run --rm $r: berth shim/runc-v2+runc $(ratio "$W/bm.ctr.berth-shim.$r" "$W/bm.ctr.runc-v2:runc.$r"), berth shim/runc-v2+crun $(ratio "$W/bm.ctr.berth-shim.$r" "$W/bm.ctr.runc-v2:crun.$r"), runc-v2+berth/runc-v2+crun $(ratio "$W/bm.ctr.runc-v2:berth.$r" "$W/bm.ctr.runc-v2:crun.$r")"
+        done
+    } >"$W/bench.raw"
+    cp "$W/bench.raw" "$W/bench.txt"
+    cat "$W/bench.txt"
+}
+ratio() { awk -v a="$(median_of "$1")" -v b="$(median_of "$2")" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
+ms() { awk -v x="$(median_of "$1")" 'BEGIN { printf "%.1f", x / 1000 }'; }
+t "cgroup v2: run and ctr run --rm timing against runc and crun (informational)" cgroup2_bench
+[ -s "$W/bench.txt" ] && cat "$W/bench.txt"
 
 # Kubernetes with containerd's recommended `SystemdCgroup = true`, without a kubelet: the
 # CRI client (integration/cri-client) runs a pod in a kubelet-style pod slice on the

@@ -783,3 +783,53 @@ compare_test!(systemd_driver_without_systemd_fails_cleanly, |rt| -> Vec<(
     }
     out
 });
+
+// On cgroup2 the init is cloned straight into its cgroup (clone3 with CLONE_INTO_CGROUP:
+// no cgroup.procs write, whose migration waits for an RCU grace period).
+berth_only_test!(
+    v2_init_is_cloned_into_its_cgroup,
+    "berth's own way of placing the init; runc writes cgroup.procs",
+    |rt| {
+        let mut b = Bundle::new();
+        b.args(&["sleep", "1000"]);
+        let log = rt.work().join("clone-into.log");
+        let out = in_private_v2(
+            rt,
+            &b,
+            &format!(
+                "$RT --debug --log {log} run -d --bundle $B $ID >/dev/null; \
+                 pid=$($RT state $ID | sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); \
+                 grep -qx \"$pid\" $CG/cgroup.procs && echo init-in-cgroup; \
+                 grep -c 'cloned into its cgroup' {log}",
+                log = log.display()
+            ),
+        );
+        assert_eq!(out, "init-in-cgroup\n1", "{out}");
+    }
+);
+
+// A cgroup2 directory that cannot take processes (a domain controller enabled in its
+// subtree_control): clone3 refuses it, berth clones as before and the cgroup.procs write
+// says why, in one line; nothing is left.
+berth_only_test!(
+    v2_clone_into_a_refusing_cgroup_falls_back,
+    "berth's own way of placing the init; runc writes cgroup.procs",
+    |rt| {
+        let mut b = Bundle::new();
+        b.args(&["true"]);
+        let log = rt.work().join("clone-refused.log");
+        let out = in_private_v2(
+            rt,
+            &b,
+            &format!(
+                "echo +hugetlb >$ST || exit 98; mkdir $CG && echo +hugetlb >$CG/cgroup.subtree_control || exit 97; \
+                 $RT --debug --log {log} create --bundle $B $ID 2>&1 | tail -1 | grep -o 'cgroup.procs.*busy'; \
+                 $RT state $ID >/dev/null 2>&1 && echo state-left; \
+                 grep -c 'clone3 into the cgroup refused' {log}; \
+                 echo -hugetlb >$CG/cgroup.subtree_control; rmdir $CG",
+                log = log.display()
+            ),
+        );
+        assert_eq!(out, "cgroup.procs: device or resource busy\n1", "{out}");
+    }
+);

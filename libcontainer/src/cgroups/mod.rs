@@ -25,7 +25,7 @@
 //! impl Cgroup {
 //!     pub fn resolve(cgroups_path: Option<&std::path::Path>, id: &str, driver: Driver) -> Result<Cgroup, CgroupError>;
 //!     pub fn create(&self) -> Result<(), CgroupError>;
-//!     pub(crate) fn add_init(&self, pid: i32, setup: &InitSetup) -> Result<(), CgroupError>;
+//!     pub(crate) fn add_init(&self, pid: i32, in_target: bool, setup: &InitSetup) -> Result<(), CgroupError>;
 //!     pub(crate) fn apply(&self, resources: &LinuxResources, devices: Option<&[Rule]>) -> Result<(), CgroupError>;
 //!     pub(crate) fn update(&self, resources: &LinuxResources) -> Result<(), CgroupError>;
 //!     pub fn add_process(&self, pid: i32) -> Result<(), CgroupError>;
@@ -305,9 +305,32 @@ impl Cgroup {
     /// Places the container's init: cgroupfs writes its pid; systemd starts the unit
     /// with it (and the resources as properties), then the init joins the v1
     /// hierarchies systemd does not manage.
-    pub(crate) fn add_init(&self, pid: i32, setup: &InitSetup) -> Result<(), CgroupError> {
+    /// The cgroup2 directory a new process can be cloned straight into
+    /// (`CLONE_INTO_CGROUP`): the unified hierarchy's, with the cgroupfs driver (the
+    /// systemd driver's unit is made with the init's pid).
+    pub(crate) fn clone_target(&self) -> Option<&Path> {
+        if self.unit.is_some() {
+            return None;
+        }
+        self.hierarchies
+            .iter()
+            .find(|h| h.is_unified())
+            .map(|h| h.dir.as_path())
+    }
+
+    /// `in_target`: the init was cloned into `clone_target()`, which it need not join.
+    pub(crate) fn add_init(
+        &self,
+        pid: i32,
+        in_target: bool,
+        setup: &InitSetup,
+    ) -> Result<(), CgroupError> {
         let Some(unit) = &self.unit else {
-            return self.add_process(pid);
+            return self
+                .hierarchies
+                .iter()
+                .filter(|h| !(in_target && h.is_unified()))
+                .try_for_each(|h| fs::write_procs(&h.dir, pid));
         };
         unit.start(
             pid,

@@ -172,8 +172,9 @@ pub(super) struct Prepared {
 
 impl Prepared {
     /// Puts `pid` (the init, or CRIU restoring it) in the cgroup and applies the
-    /// config's resources and device rules.
-    pub(super) fn place(&self, pid: i32) -> Result<()> {
+    /// config's resources and device rules. `in_target`: it was cloned into the cgroup2
+    /// directory (`Cgroup::clone_target`).
+    pub(super) fn place(&self, pid: i32, in_target: bool) -> Result<()> {
         let Some(cgroup) = &self.cgroup else {
             return Ok(());
         };
@@ -182,7 +183,7 @@ impl Prepared {
             devices: &self.device_rules,
             annotations: &self.record.annotations,
         };
-        cgroup.add_init(pid, &setup)?;
+        cgroup.add_init(pid, in_target, &setup)?;
         super::update::apply_at_create(cgroup, &self.resources, &self.device_rules)
     }
 }
@@ -279,7 +280,8 @@ fn build(
 ) -> Result<Record> {
     let spec = &config.spec;
     let prepared = prepare(b, config, dir, undo)?;
-    let place_init = |pid: Pid| -> Result<()> { prepared.place(pid.as_raw()) };
+    let place_init =
+        |pid: Pid, in_target: bool| -> Result<()> { prepared.place(pid.as_raw(), in_target) };
     let cgroup = prepared.cgroup.clone();
     let mut record = prepared.record.clone();
 

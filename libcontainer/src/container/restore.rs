@@ -99,7 +99,7 @@ fn restore_into(
         Streams::Given(&opts.stdio),
     )?;
     let criu_pid = conversation.pid();
-    prepared.place(criu_pid)?;
+    prepared.place(criu_pid, false)?;
     o.cg_root = cgroup_roots(criu_pid)?;
 
     let mut record = prepared.record;

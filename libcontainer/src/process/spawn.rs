@@ -31,8 +31,9 @@ pub(crate) struct SpawnRequest<'a> {
     pub time_offsets: Option<String>,
     pub cgroup: Option<&'a Cgroup>,
     /// How the init is placed in `cgroup` and its limits applied (create); when None
-    /// the process just joins it (exec).
-    pub place_init: Option<&'a dyn Fn(Pid) -> Result<()>>,
+    /// the process just joins it (exec). Its flag: the process was cloned straight into
+    /// the cgroup2 directory (`Cgroup::clone_target`).
+    pub place_init: Option<&'a dyn Fn(Pid, bool) -> Result<()>>,
     /// Descriptors the parent keeps that the child must not hold (e.g. the state lock).
     pub close_in_child: &'a [i32],
 }
@@ -69,7 +70,13 @@ pub(crate) fn spawn(
         // The cgroup namespace is unshared by the child once it is in its cgroup, so that
         // the cgroup it sees as "/" is its own.
         let flags = req.plan.new - CloneFlags::CLONE_NEWCGROUP;
-        let pid = clone_fork(flags).ctx(|| "clone container process".into())?;
+        let target = req
+            .place_init
+            .and(req.cgroup)
+            .and_then(|c| c.clone_target())
+            .and_then(open_clone_target);
+        let (pid, in_target) =
+            clone_fork_into(flags, target.as_ref()).ctx(|| "clone container process".into())?;
         if pid.as_raw() == 0 {
             drop(parent);
             close_fds(req.close_in_child);
@@ -92,7 +99,7 @@ pub(crate) fn spawn(
         } else {
             Ok(())
         }
-        .and_then(|()| release_child(req, &spawned, pid));
+        .and_then(|()| release_child(req, &spawned, pid, in_target));
         if let Err(e) = released {
             let e = child_error_or(&spawned.channel, e);
             kill_and_reap(pid);
@@ -120,7 +127,8 @@ pub(crate) fn spawn(
         if req.plan.creates(LinuxNamespaceType::User) {
             spawned.channel.expect(&Message::WriteIdMaps)?;
         }
-        release_child(req, &spawned, pid).map_err(|e| child_error_or(&spawned.channel, e))?;
+        release_child(req, &spawned, pid, false)
+            .map_err(|e| child_error_or(&spawned.channel, e))?;
         let final_pid = match spawned.channel.recv()? {
             Some(Message::Pid(p)) => Pid::from_raw(p),
             Some(Message::Failed(text)) => return Err(Error::Start(text)),
@@ -185,12 +193,15 @@ fn child_error_or(ch: &Channel, e: Error) -> Error {
 }
 
 /// Parent side: write id maps, place in the cgroup, and send `Continue`.
-fn release_child(req: &SpawnRequest, spawned: &Spawned, pid: Pid) -> Result<()> {
+fn release_child(req: &SpawnRequest, spawned: &Spawned, pid: Pid, in_target: bool) -> Result<()> {
     if req.plan.creates(LinuxNamespaceType::User) {
         write_id_maps(pid, req.uid_maps, req.gid_maps)?;
     }
+    if in_target {
+        log::debug!("init cloned into its cgroup (CLONE_INTO_CGROUP)");
+    }
     match (req.place_init, req.cgroup) {
-        (Some(place), _) => place(pid)?,
+        (Some(place), _) => place(pid, in_target)?,
         (None, Some(cgroup)) => cgroup.add_process(pid.as_raw())?,
         (None, None) => {}
     }
@@ -321,6 +332,73 @@ fn clone_fork(flags: CloneFlags) -> nix::Result<Pid> {
         return Err(nix::errno::Errno::last());
     }
     Ok(Pid::from_raw(ret as i32))
+}
+
+/// The cgroup2 directory to clone into; None (an ordinary clone and a `cgroup.procs`
+/// write afterwards) when it cannot be opened.
+fn open_clone_target(dir: &std::path::Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(dir)
+        .ok()
+}
+
+/// linux/sched.h; libc's constant is an i32 and overflows.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// The kernel's `struct clone_args` up to `cgroup` (CLONE_ARGS_SIZE_VER2, Linux 5.7);
+/// the libc crate declares it for some targets only.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// `clone_fork`, the child born in the cgroup `target` when there is one: no
+/// `cgroup.procs` write afterwards, whose cgroup migration waits for an RCU grace period
+/// (the kernel's cgroup_threadgroup_rwsem). Falls back to a plain clone when clone3 or
+/// CLONE_INTO_CGROUP is refused (kernels before 5.7, seccomp profiles that answer ENOSYS
+/// for clone3, a cgroup that cannot take processes — the later write then says why).
+/// Returns the pid (0 in the child) and whether the child is in `target`.
+fn clone_fork_into(flags: CloneFlags, target: Option<&std::fs::File>) -> nix::Result<(Pid, bool)> {
+    if let Some(dir) = target {
+        let args = CloneArgs {
+            flags: u64::from(flags.bits() as u32) | CLONE_INTO_CGROUP,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup: dir.as_raw_fd() as u64,
+            ..Default::default()
+        };
+        // SAFETY: args lives across the call and its size is passed; with stack 0 the
+        // child runs on a copy-on-write copy of our stack, as with fork. The caller is
+        // single-threaded, so no lock can be held by a vanished thread.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        };
+        if ret >= 0 {
+            return Ok((Pid::from_raw(ret as i32), true));
+        }
+        log::debug!(
+            "clone3 into the cgroup refused ({}); cloning, then joining",
+            nix::errno::Errno::last()
+        );
+    }
+    clone_fork(flags).map(|pid| (pid, false))
 }
 
 fn close_fds(fds: &[i32]) {
