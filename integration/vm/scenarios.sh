@@ -272,11 +272,18 @@ checkpoint_tcp_as_runc() {
         n=$(basename "$rt"); id="crt-$n-$$"; b="$W/crt-$n"; img="$W/imgt-$n"
         bundle "$b" '["sh","-c","exec </dev/null >/dev/null 2>&1; sleep 100000 | nc -l -p 19000 >/tmp/recv & sleep 0.5; i=0; while :; do i=$((i+1)); echo $i; sleep 0.2; done | nc 127.0.0.1 19000"]'
         jq '.root.readonly = false | .linux.namespaces |= map(select(.type != "network"))' "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
+        # Without the flag: refused, CRIU says why.
+        (cd "$b" && with_timeout $rt run -d "$id-no") </dev/null >/dev/null 2>&1 || die "$rt run -d"
+        sleep 2
+        out=$(with_timeout $rt checkpoint --image-path "$img.no" --work-path "$img.no.work" "$id-no" 2>&1) && die "$rt: checkpoint without --tcp-established succeeded"
+        grep -q 'consider using --tcp-established' "$img.no.work/dump.log" || die "$rt: dump.log does not name --tcp-established: $(grep -a -m2 Error "$img.no.work/dump.log")"
+        echo "tcp: $rt: after the refused dump: $($rt state "$id-no" 2>&1 | jq -r .status 2>&1)" >>"$W/tcp.txt"
+        $rt delete -f "$id-no" >/dev/null 2>&1
+        rm -f "$b/rootfs/tmp/recv"
+        # With it: dumped and restored, the stream continuous.
         (cd "$b" && with_timeout $rt run -d "$id") </dev/null >/dev/null 2>&1 || die "$rt run -d"
         sleep 2
         [ "$($rt state "$id" | jq -r .status)" = running ] || die "$rt: the container stopped by itself"
-        out=$(with_timeout $rt checkpoint --image-path "$img.no" --work-path "$img.no.work" "$id" 2>&1) && die "$rt: checkpoint without --tcp-established succeeded"
-        [ "$($rt state "$id" | jq -r .status)" = running ] || die "$rt: not running after a refused checkpoint: $out"
         with_timeout $rt checkpoint --tcp-established --image-path "$img" --work-path "$img.work" "$id" ||
             { grep -a -m3 Error "$img.work/dump.log"; die "$rt checkpoint --tcp-established"; }
         c1=$(wc -l <"$b/rootfs/tmp/recv")
@@ -287,11 +294,67 @@ checkpoint_tcp_as_runc() {
         c2=$(wc -l <"$b/rootfs/tmp/recv")
         [ "$c2" -ge "$c1" ] || die "$rt: the file lost lines ($c1 → $c2)"
         awk 'NR != $1 { print "line " NR " is " $1; bad = 1; exit } END { exit bad }' "$b/rootfs/tmp/recv" || die "$rt: stream not continuous"
-        echo "$rt: $c1 lines at the checkpoint, $c2 two seconds after the restore, then $($rt state "$id" | jq -r .status)"
+        echo "tcp: $rt: $c1 lines at the checkpoint, $c2 two seconds after the restore, then $($rt state "$id" | jq -r .status)" >>"$W/tcp.txt"
         $rt delete -f "$id"
     done
 }
 t "checkpoint --tcp-established in the host network namespace, as runc 1.3" checkpoint_tcp_as_runc
+[ -s "$W/tcp.txt" ] && cat "$W/tcp.txt"
+
+# Pre-dump (iterative migration): a --pre-dump leaves the container running and writes
+# the memory so far; the final dump names it with --parent-path and holds only what
+# changed since; the restore from it carries on. As runc 1.3 does.
+checkpoint_predump_as_runc() {
+    local rt n id b img
+    for rt in runc $BERTH; do
+        n=$(basename "$rt"); id="crp-$n-$$"; b="$W/crp-$n"; img="$W/imgp-$n"
+        cr_bundle "$b"
+        (cd "$b" && with_timeout $rt run -d "$id") </dev/null >/dev/null 2>&1 || die "$rt run -d"
+        sleep 1.5
+        with_timeout $rt checkpoint --pre-dump --image-path "$img/p1" --work-path "$img/p1.work" "$id" ||
+            { tail -n 5 "$img/p1.work/dump.log"; die "$rt checkpoint --pre-dump"; }
+        [ "$($rt state "$id" | jq -r .status)" = running ] || die "$rt: not running after the pre-dump"
+        sleep 1
+        with_timeout $rt checkpoint --parent-path ../p1 --image-path "$img/p2" --work-path "$img/p2.work" "$id" ||
+            { tail -n 5 "$img/p2.work/dump.log"; die "$rt checkpoint --parent-path"; }
+        [ "$(readlink "$img/p2/parent")" = ../p1 ] || die "$rt: no parent link in the final images: $(ls -l "$img/p2" | head -3)"
+        (cd "$b" && with_timeout $rt restore -d --image-path "$img/p2" --work-path "$img/p2.rwork" "$id") </dev/null >/dev/null 2>&1 ||
+            { tail -n 5 "$img/p2.rwork/restore.log"; die "$rt restore from the final dump"; }
+        cr_check_running "$rt" "$id" "$b"
+        $rt delete -f "$id"
+    done
+    return 0
+}
+t "checkpoint --pre-dump, then --parent-path, restore carries on, as runc 1.3" checkpoint_predump_as_runc
+
+# The systemd cgroup driver, under runc 1.3 and berth: the restored container gets its
+# scope again (berth makes it with CRIU's pid, which the restored processes then keep
+# alive), its init is in it, it carries on, and delete removes the scope.
+checkpoint_restore_systemd_as_runc() {
+    command -v criu >/dev/null || die "no criu in the VM"
+    local rt n id b img
+    for rt in runc $BERTH; do
+        n=$(basename "$rt"); id="crs-$n-$$"; b="$W/crs-$n"; img="$W/imgs-$n"
+        cr_bundle "$b"
+        jq --arg p "system.slice:crs:$id" '.linux.cgroupsPath = $p' "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
+        (cd "$b" && with_timeout $rt --systemd-cgroup run -d "$id") </dev/null >/dev/null 2>&1 || die "$rt run -d"
+        sleep 1.5
+        with_timeout $rt --systemd-cgroup checkpoint --image-path "$img" --work-path "$img.work" "$id" ||
+            { tail -n 5 "$img.work/dump.log"; die "$rt checkpoint"; }
+        (cd "$b" && with_timeout $rt --systemd-cgroup restore -d --image-path "$img" --work-path "$img.work" "$id") </dev/null >/dev/null 2>&1 ||
+            { tail -n 5 "$img.work/restore.log"; die "$rt restore"; }
+        sleep 1
+        systemctl is-active --quiet "crs-$id.scope" || die "$rt: no active crs-$id.scope after restore"
+        grep -qx "$($rt state "$id" | jq -r .pid)" "/sys/fs/cgroup/system.slice/crs-$id.scope/cgroup.procs" ||
+            die "$rt: the restored init is not in its scope"
+        cr_check_running "$rt" "$id" "$b"
+        $rt --systemd-cgroup delete -f "$id" || die "$rt delete"
+        sleep 0.5
+        systemctl is-active --quiet "crs-$id.scope" && die "$rt: scope left after delete"
+    done
+    return 0
+}
+t "checkpoint and restore with the systemd cgroup driver, as runc 1.3" checkpoint_restore_systemd_as_runc
 
 
 # --- the systemd cgroup driver, against runc 1.3's ---------------------------------------

@@ -113,7 +113,9 @@ berth_only_test!(
         let b = sleeper();
         let id = rt.start_detached(&b);
         let pid = rt.pid(&id);
-        let images = rt.work().join("images");
+        // Parents that do not exist yet are made, as runc's MkdirAll does (pre-dump
+        // chains put each dump in a directory of its own).
+        let images = rt.work().join("dumps/1/images");
         let out = rt.run(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
         if out.success() {
             let gone = rt.run(&["state", &id]);
@@ -255,3 +257,46 @@ compare_test!(host_dev_null_stdio_is_reopened, |rt| -> String {
     rt.delete_force(&id);
     std::fs::read_to_string(&seen).unwrap_or_default()
 });
+
+// `--parent-path` is relative to the image path and checked on the joined text (as Go's
+// filepath.Join): the final dump's directory need not exist yet. A missing parent is one
+// line naming it.
+berth_only_test!(
+    parent_path_next_to_a_new_image_path,
+    "runc 1.1.5 does not check --parent-path",
+    |rt| {
+        let b = sleeper();
+        let id = rt.start_detached(&b);
+        let dumps = rt.work().join("chain");
+        std::fs::create_dir_all(dumps.join("p1")).unwrap();
+        let p2 = dumps.join("p2");
+        let out = rt.run(&[
+            "checkpoint",
+            "--parent-path",
+            "../p1",
+            "--image-path",
+            p2.to_str().unwrap(),
+            "--leave-running",
+            &id,
+        ]);
+        assert!(
+            !one_line(&out).contains("invalid --parent-path"),
+            "{}",
+            one_line(&out)
+        );
+        let out = rt.run(&[
+            "checkpoint",
+            "--parent-path",
+            "../p0",
+            "--image-path",
+            dumps.join("p3").to_str().unwrap(),
+            &id,
+        ]);
+        assert!(!out.success());
+        let line = one_line(&out);
+        assert!(line.contains("invalid --parent-path"), "{line}");
+        assert!(line.contains("chain/p0"), "{line}");
+        assert_eq!(rt.status(&id), "running");
+        rt.delete_force(&id);
+    }
+);

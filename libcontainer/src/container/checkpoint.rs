@@ -152,10 +152,14 @@ fn external_namespaces(spec: &Spec) -> Result<Vec<String>> {
         .collect()
 }
 
-/// Opens (making it, mode 0700, as runc does) a directory CRIU works in.
+/// Opens (making it and its parents, mode 0700, as runc does) a directory CRIU works in.
 pub(super) fn open_dir(path: &Path) -> std::result::Result<OwnedFd, CriuError> {
     use std::os::unix::fs::DirBuilderExt;
-    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+    match std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(path)
+    {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(CriuError::sys(format!("mkdir {}", path.display()), e)),

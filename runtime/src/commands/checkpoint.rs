@@ -104,13 +104,34 @@ fn check_parent_path(image_path: &Path, parent: &Path) -> anyhow::Result<()> {
     if parent.is_absolute() {
         bail!("--parent-path must be relative");
     }
-    let real = image_path.join(parent);
+    let real = lexical_join(image_path, parent);
     let meta = std::fs::metadata(&real)
         .with_context(|| format!("invalid --parent-path: {}", real.display()))?;
     if !meta.is_dir() {
         bail!("--parent-path {} is not a directory", real.display());
     }
     Ok(())
+}
+
+/// `base/rel` with `.` and `..` resolved on the text, as Go's filepath.Join does: the
+/// image path of a dump that names its parent (`--parent-path ../pre`) need not exist yet.
+fn lexical_join(base: &Path, rel: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in base.components().chain(rel.components()) {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !out.has_root() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn criu_options(g: &Globals, f: &CriuFlags) -> anyhow::Result<libcontainer::CriuOptions> {
@@ -199,4 +220,20 @@ pub fn restore(g: &Globals, a: &RestoreArgs) -> anyhow::Result<i32> {
     let code = foreground::wait(container.init_pid(), pty)?;
     container.delete(true)?;
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lexical_join;
+    use std::path::Path;
+
+    #[test]
+    fn parent_path_is_joined_on_the_text() {
+        let j = |a: &str, b: &str| lexical_join(Path::new(a), Path::new(b));
+        assert_eq!(j("/img/p2", "../p1"), Path::new("/img/p1"));
+        assert_eq!(j("/img/p2", "./../../p1"), Path::new("/p1"));
+        assert_eq!(j("/", "../../x"), Path::new("/x"));
+        assert_eq!(j("rel/p2", "../../../x"), Path::new("../x"));
+        assert_eq!(j("/img/p2", "sub"), Path::new("/img/p2/sub"));
+    }
 }
