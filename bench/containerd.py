@@ -129,12 +129,16 @@ def reap_orphans(want=0, timeout=3.0):
         time.sleep(0.005)
 
 
-def main():
-    # A shim's `start` forks the serving shim and exits: the serving shim is reparented
-    # to the nearest subreaper, which containerd 1.6 is not (it would be init, and its
-    # cpu lost). Being the subreaper, we reap the serving shims and count their cpu.
+def become_subreaper():
+    """A shim's `start` forks the serving shim and exits: the serving shim is reparented
+    to the nearest subreaper, which containerd 1.6 is not (it would be init, and its cpu
+    lost). Being the subreaper, we reap the serving shims and count their cpu."""
     PR_SET_CHILD_SUBREAPER = 36
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def main():
+    become_subreaper()
     work, rootfs, shim_dir = sys.argv[1:4]
     runs = int(sys.argv[4]) if len(sys.argv) > 4 else 10
     base = os.path.join(work, "containerd")

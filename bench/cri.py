@@ -20,14 +20,14 @@ sum of their PSS and threads, other runtime processes left running (anything in 
 shims' trees that is not a container's process), and the growth of containerd's PSS.
 """
 
-import ctypes
 import os
 import statistics
 import subprocess
 import sys
 import time
 
-from containerd import cpu_of, fnv1a, make_image, reap_orphans, smaps_rollup, status_of
+from containerd import (become_subreaper, cpu_of, fnv1a, make_image, reap_orphans,
+                        smaps_rollup, status_of)
 
 NS = "k8s.io"
 IMAGE = "docker.io/library/berth-bench-cri:latest"
@@ -97,8 +97,7 @@ class Client:
 
 
 def main():
-    PR_SET_CHILD_SUBREAPER = 36
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    become_subreaper()
     work, rootfs, shim_dir, client = sys.argv[1:5]
     runs = int(sys.argv[5]) if len(sys.argv) > 5 else 10
     density = int(os.environ.get("DENSITY", "100"))
@@ -107,35 +106,10 @@ def main():
     os.makedirs(logs, exist_ok=True)
     sock = os.path.join(base, "containerd.sock")
     cfg = os.path.join(base, "config.toml")
-    with open(cfg, "w") as f:
-        f.write(f"""version = 2
-root = "{base}/root"
-state = "{base}/state"
-[grpc]
-  address = "{sock}"
-[ttrpc]
-  address = "{sock}.ttrpc"
-[debug]
-  address = "{base}/debug.sock"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "{base}/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "{PAUSE}"
-  disable_apparmor = true
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
-      runtime_type = "io.containerd.berth.v2"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "{base}/cni/bin"
-    conf_dir = "{base}/cni/conf"
-""")
+    template = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration",
+                            "cri-containerd.toml")
+    with open(template) as t, open(cfg, "w") as f:
+        f.write(t.read().replace("@DIR@", base).replace("@PAUSE@", PAUSE))
     env = dict(os.environ, PATH=f"{shim_dir}:{os.environ.get('PATH', '')}")
     log = open(os.path.join(base, "containerd.log"), "w")
     daemon = subprocess.Popen(["containerd", "--config", cfg], stdout=log, stderr=log,

@@ -57,41 +57,7 @@ fi
 # --- the daemon -------------------------------------------------------------------------
 start_containerd() {
     mkdir -p "$C/root" "$C/state" "$C/opt" "$C/cni/bin" "$C/cni/conf" "$C/pods"
-    cat >"$C/config.toml" <<EOF
-version = 2
-root = "$C/root"
-state = "$C/state"
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[debug]
-  address = "$C/debug.sock"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$C/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$PAUSE"
-  disable_apparmor = true
-  # The CRI plugin gives the sandbox oom_score_adj -998; lowering it needs
-  # CAP_SYS_RESOURCE, which root lacks on some hosts (containers, this CI machine): runc
-  # and berth then both fail with "set oom_score_adj: permission denied". Restricted,
-  # it is clamped to containerd's own (what rootless setups do).
-  restrict_oom_score_adj = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    # The default stays runc (a pod without a RuntimeClass): berth only by its handler.
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.berth]
-      runtime_type = "io.containerd.berth.v2"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    # Empty: host-network pods need no CNI.
-    bin_dir = "$C/cni/bin"
-    conf_dir = "$C/cni/conf"
-EOF
+    sed -e "s|@DIR@|$C|g" -e "s|@PAUSE@|$PAUSE|g" "$IT_HERE/cri-containerd.toml" >"$C/config.toml"
     # Its own session: a terminal's ^C reaches the script only, which then cleans up
     # through a containerd still up.
     PATH="$SHIM_DIR:$PATH" setsid containerd --config "$C/config.toml" >"$C/containerd.log" 2>&1 &

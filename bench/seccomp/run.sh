@@ -9,7 +9,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 berth=$(realpath "${1:?berth binary}")
-out=${2:-/dev/stdout}
+out=${2:-}
+# Standard output unless a file is named: reopening /dev/stdout with ">" would truncate
+# the file the caller appends this section to.
+if [ -n "$out" ]; then exec >"$out"; fi
 rounds=${ROUNDS:-5}
 calls=${CALLS:-200000}
 tmp=$(mktemp -d /tmp/berth-seccomp-bench.XXXXXX)
@@ -60,7 +63,7 @@ for rt in berth runc crun; do
     "$tmp/dump_filter" "$pid" >"$tmp/filter-$rt"
     rt_cmd $rt delete -f "dump-$rt" >/dev/null
 done
-python3 - "$tmp/raw" "$rounds" "$calls" <<'PY' >"$out"
+python3 - "$tmp/raw" "$rounds" "$calls" <<'PY'
 import statistics, sys
 rows = {}
 for line in open(sys.argv[1]):
@@ -89,4 +92,4 @@ PY
     for rt in berth runc crun; do
         echo "- $rt: $(python3 "$here/shape.py" "$tmp/filter-$rt")"
     done
-} >>"$out"
+}
