@@ -4,6 +4,8 @@
 # shim binaries of BIN_DIR. Ends with the guest's "N passed, N failed".
 # Usage: integration/vm/run.sh [BIN_DIR]   (default target/debug)
 # VM_ONLY=REGEX runs only the scenarios whose name matches (e.g. VM_ONLY='^docker').
+# VM_BENCH_RUNS=N rounds of the cgroup v2 timing scenario (6); VM_BENCH_OLD=/path/to/berth
+# an older build measured beside it.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 bin=$(realpath -m "${1:-$HERE/../../target/debug}")
@@ -35,6 +37,7 @@ if [ -n "$deb" ]; then
     mkdir -p "$work/payload/deb" && cp "$deb" "$work/payload/deb/"
 fi
 [ -n "${VM_ONLY:-}" ] && echo "$VM_ONLY" >"$work/payload/only"
+[ -n "${VM_BENCH_RUNS:-}" ] && echo "$VM_BENCH_RUNS" >"$work/payload/bench-runs"
 [ -n "${VM_DOCKER_CGROUPDRIVER:-}" ] && echo "$VM_DOCKER_CGROUPDRIVER" >"$work/payload/docker-cgroupdriver"
 t0=$SECONDS
 # boot PAYLOAD: one guest run; its console also goes to $work/console.
