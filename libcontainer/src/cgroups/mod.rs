@@ -302,9 +302,6 @@ impl Cgroup {
         Ok(sub)
     }
 
-    /// Places the container's init: cgroupfs writes its pid; systemd starts the unit
-    /// with it (and the resources as properties), then the init joins the v1
-    /// hierarchies systemd does not manage.
     /// The cgroup2 directory a new process can be cloned straight into
     /// (`CLONE_INTO_CGROUP`): the unified hierarchy's, with the cgroupfs driver (the
     /// systemd driver's unit is made with the init's pid).
@@ -318,7 +315,10 @@ impl Cgroup {
             .map(|h| h.dir.as_path())
     }
 
-    /// `in_target`: the init was cloned into `clone_target()`, which it need not join.
+    /// Places the container's init: cgroupfs writes its pid; systemd starts the unit
+    /// with it (and the resources as properties), then the init joins the v1
+    /// hierarchies systemd does not manage. `in_target`: the init was cloned into
+    /// `clone_target()`, which it need not join.
     pub(crate) fn add_init(
         &self,
         pid: i32,
