@@ -129,6 +129,16 @@ def reap_orphans(want=0, timeout=3.0):
         time.sleep(0.005)
 
 
+def wait_for_containerd(sock, ctr, tries=100):
+    """Until `ctr version` answers on sock (every 50 ms, `tries` times)."""
+    for _ in range(tries):
+        if os.path.exists(sock) and ctr("version", check=False).returncode == 0:
+            return True
+        time.sleep(0.05)
+    print("containerd did not come up", file=sys.stderr)
+    return False
+
+
 def become_subreaper():
     """A shim's `start` forks the serving shim and exits: the serving shim is reparented
     to the nearest subreaper, which containerd 1.6 is not (it would be init, and its cpu
@@ -178,12 +188,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
                               timeout=timeout)
 
     try:
-        for _ in range(100):
-            if os.path.exists(sock) and ctr("version", check=False).returncode == 0:
-                break
-            time.sleep(0.05)
-        else:
-            print("containerd did not come up", file=sys.stderr)
+        if not wait_for_containerd(sock, ctr):
             return 1
         archive = os.path.join(base, "image.tar")
         make_image(rootfs, archive)

@@ -27,7 +27,7 @@ import sys
 import time
 
 from containerd import (become_subreaper, cpu_of, fnv1a, make_image, reap_orphans,
-                        smaps_rollup, status_of)
+                        smaps_rollup, status_of, wait_for_containerd)
 
 NS = "k8s.io"
 IMAGE = "docker.io/library/berth-bench-cri:latest"
@@ -126,12 +126,7 @@ def main():
                if not os.path.exists(f"/sys/fs/cgroup/{d}/k8s.io")]
     skip = set()
     try:
-        for _ in range(200):
-            if os.path.exists(sock) and ctr("version", check=False).returncode == 0:
-                break
-            time.sleep(0.05)
-        else:
-            print("containerd did not come up", file=sys.stderr)
+        if not wait_for_containerd(sock, ctr, tries=200):
             return 1
         skip.add(daemon.pid)
         for name, cmd in ((IMAGE, ["/bin/sleep", "1000000"]),
