@@ -124,7 +124,10 @@ def main():
     # end when it was not there before.
     parents = [f"/sys/fs/cgroup/{d}/k8s.io" for d in os.listdir("/sys/fs/cgroup")
                if not os.path.exists(f"/sys/fs/cgroup/{d}/k8s.io")]
+    # containerd and the clients: not serving shims. Clients are killed at the end only
+    # while still running (a reaped one's pid may belong to someone else by then).
     skip = set()
+    clients = []
     try:
         if not wait_for_containerd(sock, ctr, tries=200):
             return 1
@@ -138,6 +141,7 @@ def main():
         def start(handler, pods, containers, parallel):
             c = Client(client, sock, handler, logs, pods, containers, parallel)
             skip.add(c.p.pid)
+            clients.append(c.p)
             c.expect("READY")
             return c
 
@@ -191,16 +195,18 @@ def main():
                     growth = smaps_rollup(daemon.pid).get("Pss", 0) - before
                     c.finish()
                     reap_orphans(want=len(shims), timeout=30)
-                    dens[(n, label)] = (w, len(shims), pss, threads, len(helpers),
-                                        helper_pss, growth)
+                    dens[(n, label)] = (w, len(shims), pss, threads, helper_pss, growth)
 
         med, mean = statistics.median, statistics.mean
         print(f"\n## Kubernetes pods through containerd's CRI ({runs} interleaved rounds)\n")
         print(f"Load average: {' '.join(open('/proc/loadavg').read().split()[:3])}. "
               "Host-network pods; wall from the CRI client (median), cpu means "
               "(/proc ticks of 10 ms).\n")
-        print("| | " + " | ".join(HANDLERS) + " | berth/runc-v2 |")
-        print("|---" * (len(HANDLERS) + 2) + "|")
+        def header():
+            print("| | " + " | ".join(HANDLERS) + " | berth/runc-v2 |")
+            print("|---" * (len(HANDLERS) + 2) + "|")
+
+        header()
 
         def row(label, vals, fmt):
             cells = [fmt(vals[n]) if n in vals else "—" for n in HANDLERS]
@@ -219,8 +225,7 @@ def main():
                 {n: mean(sh_cpu[(n, k)]) for n in live}, ms)
         if dens:
             print(f"\n### Density: {density} `sleep` containers, started two at a time\n")
-            print("| | " + " | ".join(HANDLERS) + " | berth/runc-v2 |")
-            print("|---" * (len(HANDLERS) + 2) + "|")
+            header()
             mib = lambda kb: f"{kb / 1024:.1f} MiB"
             for label in ("one pod each", f"one pod of {density}"):
                 d = {n: dens[(n, label)] for n in live if (n, label) in dens}
@@ -230,12 +235,11 @@ def main():
                 row(f"{label}: shims' total PSS", {n: v[2] for n, v in d.items()}, mib)
                 row(f"{label}: shims' threads", {n: v[3] for n, v in d.items()}, str)
                 row(f"{label}: other runtime processes left (PSS)",
-                    {n: v[5] for n, v in d.items()},
-                    lambda kb: mib(kb))
-                row(f"{label}: containerd's PSS growth", {n: v[6] for n, v in d.items()},
+                    {n: v[4] for n, v in d.items()}, mib)
+                row(f"{label}: containerd's PSS growth", {n: v[5] for n, v in d.items()},
                     mib)
                 row(f"{label}: total (shims + left + containerd growth)",
-                    {n: v[2] + v[5] + v[6] for n, v in d.items()}, mib)
+                    {n: v[2] + v[4] + v[5] for n, v in d.items()}, mib)
         for n in HANDLERS:
             if n not in live:
                 print(f"\n{n} skipped: it could not start a pod (see the bench's stderr)")
@@ -252,11 +256,10 @@ def main():
                         ctr("task", "delete", "-f", cid, check=False)
                     else:
                         ctr("container", "rm", cid, check=False)
-        for pid in list(skip - {daemon.pid}):
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
+        for p in clients:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         daemon.terminate()
         try:
             daemon.wait(20)
