@@ -85,21 +85,28 @@ pub(crate) fn apply(spec: Option<&LinuxCapabilities>) -> Result<()> {
     let set = |which: CapSet, wanted: Option<&Capabilities>, held: &CapsHashSet| {
         let caps = grantable(which, to_caps(wanted), held);
         caps::set(None, which, &caps)
-            .map_err(|e| Error::Capabilities(format!("set {which:?} capabilities: {e}")))
+            .map_err(|e| Error::Capabilities(format!("set {which:?} capabilities: {e}")))?;
+        Ok::<_, Error>(caps)
     };
     let inheritable_ok: CapsHashSet = permitted.union(&bounding).copied().collect();
-    set(
+    let inheritable = set(
         CapSet::Inheritable,
         spec.inheritable().as_ref(),
         &inheritable_ok,
     )?;
     set(CapSet::Effective, spec.effective().as_ref(), &permitted)?;
-    set(CapSet::Permitted, spec.permitted().as_ref(), &permitted)?;
+    let permitted = set(CapSet::Permitted, spec.permitted().as_ref(), &permitted)?;
     caps::clear(None, CapSet::Ambient)
         .map_err(|e| Error::Capabilities(format!("clear ambient capabilities: {e}")))?;
     for cap in to_caps(spec.ambient().as_ref()) {
-        // Raising an ambient capability needs it permitted and inheritable; runc quietly
-        // skips the ones that are not (its default spec lists ambient but not inheritable).
+        // The kernel raises an ambient capability only if it is permitted and inheritable;
+        // runc quietly skips the others (its default spec lists ambient but not
+        // inheritable). Checked here rather than by trying: a refused raise costs a
+        // syscall and the caps crate's formatted error text.
+        if !(permitted.contains(&cap) && inheritable.contains(&cap)) {
+            log::debug!("not raising ambient capability {cap}: not permitted and inheritable");
+            continue;
+        }
         if let Err(e) = caps::raise(None, CapSet::Ambient, cap) {
             log::debug!("cannot raise ambient capability {cap}: {e}");
         }

@@ -1,9 +1,13 @@
 //! `berth`: runc's command line over libcontainer. Each command lives in its own file
 //! under `commands/`; this file parses the global flags and reports errors as runc does.
 
+// Our own C `main` instead of std's wrapper: see process_start.rs for why and what it keeps.
+#![no_main]
+
 mod commands;
 mod foreground;
 mod logging;
+mod process_start;
 
 use std::path::PathBuf;
 
@@ -52,7 +56,10 @@ struct Cli {
     command: Command,
 }
 
+// Deferred: only the chosen subcommand's arguments are built (clap otherwise builds all of
+// them, with their help texts, on every invocation; see docs/performance.md).
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 enum Command {
     /// Create a container
     Create(create::CreateArgs),
@@ -150,7 +157,16 @@ fn version_text() -> &'static str {
     )
 }
 
-fn main() {
+#[unsafe(no_mangle)]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    process_start::prepare();
+    run_command()
+}
+
+fn run_command() -> ! {
     #[cfg(feature = "docgen")]
     berth_docgen::generate_if_asked(
         <Cli as clap::CommandFactory>::command,

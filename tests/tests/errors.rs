@@ -29,13 +29,41 @@ runtime_test!(state_unknown_id, |rt| {
 
 runtime_test!(error_line_format, |rt| {
     // runc logs errors to stderr as logrus text: time="RFC3339" level=error msg="…"
-    let out = rt.run(&["state", "no-such-container"]).fails();
-    let line = out.stderr.trim_end();
-    assert!(!line.contains('\n'), "one line: {line:?}");
-    assert!(
-        line.starts_with("time=\"") && line.contains("\" level=error msg=\""),
-        "{line:?}"
-    );
+    // The same with Rust's backtrace variables set, as in a developer's shell.
+    for backtrace in [None, Some("1"), Some("full")] {
+        if let Some(v) = backtrace {
+            rt.env("RUST_BACKTRACE", v);
+        }
+        let out = rt.run(&["state", "no-such-container"]).fails();
+        let line = out.stderr.trim_end();
+        assert!(!line.contains('\n'), "one line ({backtrace:?}): {line:?}");
+        assert!(
+            line.starts_with("time=\"") && line.contains("\" level=error msg=\""),
+            "{line:?}"
+        );
+    }
+});
+
+// Started with descriptors 0-2 closed (a careless daemon), the runtime still works and
+// the files it opens do not land on them: the container gets them open on /dev/null.
+runtime_test!(closed_stdio_is_reopened_on_dev_null, |rt| {
+    use std::os::unix::process::CommandExt;
+    let b = Bundle::sh("for fd in 0 1 2; do [ -e /proc/self/fd/$fd ] || exit 7; done");
+    b.write();
+    let id = rt.id("closedstdio");
+    let mut cmd = rt.command(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    // SAFETY: close(2) only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            for fd in 0..3 {
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    let status = cmd.status().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_no_state(rt);
 });
 
 runtime_test!(start_unknown_id, |rt| {

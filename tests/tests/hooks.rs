@@ -209,6 +209,26 @@ compare_test!(
     }
 );
 
+// berth switches error backtraces off for itself (process_start.rs) by setting and then
+// removing RUST_LIB_BACKTRACE: a hook inheriting the runtime's environment sees exactly
+// what the caller set, as under runc.
+compare_test!(
+    hook_inherits_backtrace_variables_unchanged,
+    |rt| -> String {
+        let dir = TempDir::new("hookbacktrace");
+        let mut b = Bundle::sh("true");
+        b.push(
+            "hooks.prestart",
+            json!({"path": "/bin/busybox", "args": ["busybox", "sh", "-c",
+            format!("echo ${{RUST_BACKTRACE-unset}} ${{RUST_LIB_BACKTRACE-unset}} > {}/env",
+                dir.path().display())]}),
+        );
+        rt.env("RUST_BACKTRACE", "1");
+        rt.output_of(&b);
+        std::fs::read_to_string(dir.path().join("env")).unwrap()
+    }
+);
+
 runtime_test!(hook_failure_fails_create, |rt| {
     let mut b = Bundle::sh("true");
     b.push("hooks.createRuntime", hook("echo hook-said-no >&2; exit 3"));

@@ -157,6 +157,37 @@ compare_test!(help_in_runcs_layout, |rt| -> Vec<String> {
     seen
 });
 
+// Each command's own help names it with the text the top-level help lists for it (berth
+// builds a command's arguments only when it runs, and a flattened argument group must not
+// replace the command's description then).
+runtime_test!(command_help_describes_the_command_as_listed, |rt| {
+    let top = rt.run(&["--help"]).ok().stdout;
+    let listed: Vec<(String, String)> = top
+        .lines()
+        .skip_while(|l| *l != "COMMANDS:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| {
+            let (name, about) = l.trim().split_once(char::is_whitespace)?;
+            Some((
+                name.trim_end_matches(',').to_string(),
+                about.trim().to_string(),
+            ))
+        })
+        .filter(|(name, _)| name != "help")
+        .collect();
+    assert!(listed.len() > 15, "{top}");
+    for (name, about) in listed {
+        let help = rt.run(&[name.as_str(), "--help"]).ok().stdout;
+        let second = help.lines().nth(1).unwrap_or_default().to_string();
+        assert_eq!(
+            second,
+            format!("   {} {name} - {about}", rt.name()),
+            "{help}"
+        );
+    }
+});
+
 // `--debug` lines carry runc's step names (runc's debug.bats looks for them), on stderr or
 // in the `--log` file, in either format.
 compare_test!(debug_lines_name_the_setup_steps, |rt| -> Vec<bool> {

@@ -8,7 +8,8 @@ use anyhow::{bail, Context};
 
 use crate::{foreground, Globals};
 
-/// The CRIU options `checkpoint` and `restore` share, with runc's names.
+// The CRIU options `checkpoint` and `restore` share, with runc's names. (A plain comment:
+// clap would take a doc comment for the help text of the commands it is flattened into.)
 #[derive(clap::Args, Debug)]
 pub struct CriuFlags {
     /// Path for criu image files (default: ./checkpoint)
