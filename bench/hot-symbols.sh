@@ -14,7 +14,8 @@
 # How: the page cache records it. The binary is put on a small ext4 loop device of our own
 # with read-ahead off and its cache empty, so a page of it comes into the cache only when
 # a process faults on it (fault-around maps only pages already cached). After a run,
-# create, state, start, kill, delete and list (the init too, up to its execve), mincore()
+# create, state, start, kill, delete and list (the init too, up to its execve), and a run
+# of Docker's default config, mincore()
 # tells which text pages were read. The measured build aligns every function to 4 KiB
 # (LLVM's -align-all-functions=12), so a page read is a function run: the list holds only
 # functions that ran, not their neighbours on a shared page (that doubled the list, and
@@ -43,7 +44,7 @@ tmp=$(mktemp -d /tmp/berth-hot.XXXXXX)
 loop=
 cleanup() {
     set +e
-    for id in hot1 hot2; do
+    for id in hot1 hot2 hot3; do
         "$berth" --root "$tmp/state" delete --force $id >/dev/null 2>&1
     done
     mountpoint -q "$tmp/mnt" && umount "$tmp/mnt"
@@ -74,6 +75,13 @@ b start hot2
 b kill hot2 KILL || true
 b delete --force hot2
 b list
+# Docker's default config too (its seccomp profile, masked paths, capabilities), as
+# Docker and containerd's CRI run containers.
+mkdir "$tmp/docker-bundle"
+cp -a "$tmp/bundle/rootfs" "$tmp/docker-bundle/rootfs"
+cp "$here/fixtures/docker-default.json" "$tmp/docker-bundle/config.json"
+python3 "$here/hot-symbols.py" bundle "$tmp/docker-bundle/config.json"
+b run -b "$tmp/docker-bundle" hot3
 
 nm -n --defined-only -S "$berth" | awk '$3 ~ /^[tTwW]$/ {print $1, $2, $4}' >"$tmp/syms"
 readelf -lW "$berth" >"$tmp/segments"
@@ -82,7 +90,7 @@ echo "hot-symbols: $(wc -l <"$out") symbols in $out" >&2
 # The next `make release` must relink with the new list (cargo does not track the file).
 touch "$repo/runtime/src/main.rs"
 release=$repo/target/$triple/release/berth
-if [ -z "${BERTH:-}" ] && [ -x "$release" ] && nm "$release" >/dev/null 2>&1; then
+if [ -z "${BERTH:-}" ] && [ -x "$release" ] && nm "$release" 2>/dev/null | grep -q .; then
     found=$(nm --defined-only "$release" | awk '{print $3}' | sort -u | comm -12 - <(sort -u "$out") | wc -l)
     echo "hot-symbols: $found of $(wc -l <"$out") listed functions are in $release (built before; rebuild to check anew)" >&2
 fi

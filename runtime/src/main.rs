@@ -184,6 +184,13 @@ fn run_command() -> ! {
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                 e.exit()
             }
+            clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            | clap::error::ErrorKind::MissingSubcommand => {
+                // runc without a command prints its help on stdout and exits 0.
+                let mut cmd = runc_help_layout(<Cli as clap::CommandFactory>::command());
+                print!("{}", cmd.render_help());
+                std::process::exit(0);
+            }
             clap::error::ErrorKind::InvalidSubcommand => {
                 // runc's (urfave/cli's) text and exit code for a command it does not know.
                 let name = match e.get(clap::error::ContextKind::InvalidSubcommand) {
@@ -278,13 +285,31 @@ fn runc_help_layout(cmd: clap::Command) -> clap::Command {
     // clap (without its "string" feature) names commands with 'static strings; this one
     // lives as long as the process anyway.
     let name: &'static str = Box::leak(bin.clone().into_boxed_str());
-    cmd.name(name).help_template(top).mut_subcommands(|sub| {
+    let cmd = cmd.name(name).help_template(top);
+    // Each command's template names it; making all of them on every start would read every
+    // command's name, spread over the binary's read-only data (RSS, docs/performance.md).
+    if !help_may_be_shown() {
+        return cmd;
+    }
+    cmd.mut_subcommands(|sub| {
         let name = sub.get_name().to_owned();
         sub.help_template(format!(
             "NAME:\n   {bin} {name} - {{about}}\n\nUSAGE:\n   {{usage}}\n\n{{after-help}}\
              OPTIONS:\n{{options}}"
         ))
     })
+}
+
+/// Whether a command's help may be printed: `help`, `--help`, or `-h` alone or among other
+/// short flags (erring on the side of yes costs only the templates).
+fn help_may_be_shown() -> bool {
+    std::env::args_os().len() <= 1
+        || std::env::args_os().skip(1).any(|a| {
+            let a = a.as_encoded_bytes();
+            a == b"help"
+                || a == b"--help"
+                || (a.starts_with(b"-") && !a.starts_with(b"--") && a.contains(&b'h'))
+        })
 }
 
 /// One line for the whole error chain, Go style ("outer: inner: cause"). Library errors

@@ -188,6 +188,18 @@ runtime_test!(command_help_describes_the_command_as_listed, |rt| {
     }
 });
 
+// Without a command, runc prints its help on stdout and exits 0.
+compare_test!(no_command_prints_help, |rt| -> (Option<i32>, Vec<String>) {
+    let out = rt.run::<&str>(&[]);
+    let head = out
+        .stdout
+        .lines()
+        .take(2)
+        .map(|l| l.replace(rt.name(), "RUNTIME"))
+        .collect();
+    (out.code, head)
+});
+
 // `--debug` lines carry runc's step names (runc's debug.bats looks for them), on stderr or
 // in the `--log` file, in either format.
 compare_test!(debug_lines_name_the_setup_steps, |rt| -> Vec<bool> {
