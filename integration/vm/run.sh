@@ -18,12 +18,17 @@ mkdir -p "$work/payload/bin"
 cp "$bin/berth" "$bin/containerd-shim-berth-v2" "$work/payload/bin/"
 cp "$HERE/scenarios.sh" "$work/payload/run.sh"
 # The release builds, when there are, for the timing scenario (the debug build is ~3x
-# slower per run under emulation, which would hide what the D-Bus round trips cost).
+# slower per run under emulation, which would hide what the D-Bus round trips cost):
+# `make release`'s (static, hot functions first: what `make install` and the package
+# ship; integration/install.sh makes it before this script runs in `make test`), else
+# cargo's plain release build. Under emulation the dynamic build's start-up (ld.so
+# relocating a 4 MiB PIE) costs ~2/3 of a `run`'s cpu, so the two are far apart.
 # The CRI client integration/ctr.sh builds, for the Kubernetes scenario.
 client=$(realpath -m "$HERE/../../target/debug/berth-cri-client")
 [ -x "$client" ] && cp "$client" "$work/payload/bin/"
 for b in berth containerd-shim-berth-v2; do
-    release=$(realpath -m "$HERE/../../target/release/$b")
+    release=$(realpath -m "$HERE/../../target/${RELEASE_TARGET:-x86_64-unknown-linux-gnu}/release/$b")
+    [ -x "$release" ] || release=$(realpath -m "$HERE/../../target/release/$b")
     if [ -x "$release" ]; then
         mkdir -p "$work/payload/release" && cp "$release" "$work/payload/release/$b"
     fi
