@@ -169,7 +169,7 @@ integration: build
 	done; exit $$status
 
 # Benchmarks are run by hand: RUNS=40 make bench; results in bench/results/<date>.md.
-bench: packages-bench
+bench: packages-bench packages-modern
 	CARGO=$(CARGO) bench/run.sh
 
 fmt:

@@ -187,6 +187,10 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
                               capture_output=True, text=True, check=check, env=env,
                               timeout=timeout)
 
+    # The cgroup parent of the containers (containerd's default path is /<namespace>/<id>;
+    # neither shim removes the parent): removed at the end when it was not there before.
+    parents = [f"/sys/fs/cgroup/{d}/{NS}" for d in os.listdir("/sys/fs/cgroup")
+               if not os.path.exists(f"/sys/fs/cgroup/{d}/{NS}")]
     try:
         if not wait_for_containerd(sock, ctr):
             return 1
@@ -317,10 +321,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         subprocess.run(["umount", "-R", os.path.join(base, "state")], capture_output=True)
         reap_orphans()
         # The shim's libcontainer root for this containerd address (see serve::state_root).
-        try:
-            os.rmdir(f"/run/containerd/berth/{NS}-{fnv1a(sock):016x}")
-        except OSError:
-            pass
+        for d in [f"/run/containerd/berth/{NS}-{fnv1a(sock):016x}"] + parents:
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
 
 
 if __name__ == "__main__":

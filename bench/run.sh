@@ -9,6 +9,8 @@
 #   DENSITY=N bench/run.sh               containers in the CRI density part (100; 0 skips)
 #   NO_SECCOMP=1 bench/run.sh            skip the seccomp run-time cost part (bench/seccomp)
 #   NO_DOCKER_DEFAULT=1 bench/run.sh     skip the run on Docker's default config (bench/fixtures)
+#   NO_VM=1 bench/run.sh                 skip cgroup v2 in the modern-host VM (VM_BENCH_RUNS=15,
+#                                        VM_BENCH_OLD=path adds an older build there)
 #   EXTRA="old=/tmp/berth-old" bench/run.sh   also measure other binaries (before/after A/B)
 #
 # Needs root, busybox-static, runc, crun, strace, python3. crun refuses this kind of hybrid
@@ -197,5 +199,25 @@ if [ -z "${NO_SECCOMP:-}" ]; then
     echo "bench: seccomp run-time cost (Docker's default config)" >&2
     { echo; echo "## Seccomp run-time cost"; echo; "$here/seccomp/run.sh" "$berth"; } >>"$out" ||
         echo "bench: seccomp part failed (see above)" >&2
+fi
+if [ -z "${NO_VM:-}" ]; then
+    # cgroup v2 under systemd, as on the modern host: the timing scenario of the modern-host
+    # VM (integration/vm; it takes make release's binaries, built above), with runc 1.3 and
+    # crun 1.28 side by side in one emulated run (ratios only). Its other scenarios need the
+    # debug build `make test` uses, which carries the binaries into the VM.
+    echo "bench: cgroup v2 in the modern-host VM (${VM_BENCH_RUNS:-15} rounds)" >&2
+    vmlog=$tmp/vm.log
+    if make -s --no-print-directory -C "$repo" build CARGO="$cargo" >"$vmlog" 2>&1 &&
+        VM_ONLY='dockerd up|containerd up|cgroup v2:' VM_BENCH_RUNS=${VM_BENCH_RUNS:-15} \
+            bash "$repo/integration/vm/run.sh" "$repo/target/debug" >>"$vmlog" 2>&1; then
+        { echo; echo "## cgroup v2: the modern-host VM (emulated: ratios only)"; echo
+          echo "\`VM_ONLY='dockerd up|containerd up|cgroup v2:' VM_BENCH_RUNS=${VM_BENCH_RUNS:-15} integration/vm/run.sh\`" \
+               "(docs/performance.md, \"cgroup v2\"); cpu = rusage with reaped children for \`run\`," \
+               "containerd.service's cpu.stat plus ctr's for \`ctr run --rm\`."
+          echo; echo '```'; sed -n 's/.*payload.sh\[[0-9]*\]: bench: //p' "$vmlog"; echo '```'; } >>"$out"
+    else
+        tail -5 "$vmlog" >&2
+        echo "bench: VM part failed or could not start (NO_VM=1 skips it)" >&2
+    fi
 fi
 echo "bench: results in $out" >&2

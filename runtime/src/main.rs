@@ -2,11 +2,13 @@
 //! under `commands/`; this file parses the global flags and reports errors as runc does.
 
 // Our own C `main` instead of std's wrapper: see process_start.rs for why and what it keeps.
-#![no_main]
+// (Not in the unit-test build, whose `main` is the test harness.)
+#![cfg_attr(not(test), no_main)]
 
 mod commands;
 mod foreground;
 mod logging;
+#[cfg_attr(test, allow(dead_code))]
 mod process_start;
 
 use std::path::PathBuf;
@@ -157,6 +159,7 @@ fn version_text() -> &'static str {
     )
 }
 
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(
     _argc: std::ffi::c_int,
@@ -166,6 +169,7 @@ extern "C" fn main(
     run_command()
 }
 
+#[cfg_attr(test, allow(dead_code))]
 fn run_command() -> ! {
     #[cfg(feature = "docgen")]
     berth_docgen::generate_if_asked(
