@@ -17,9 +17,8 @@
 
 use std::backtrace::Backtrace;
 use std::fs::OpenOptions;
-use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd};
+use std::os::fd::{AsRawFd, IntoRawFd};
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{signal, SigHandler, Signal};
 
 const LIB_BACKTRACE: &str = "RUST_LIB_BACKTRACE";
@@ -33,20 +32,21 @@ pub fn prepare() {
 }
 
 fn reopen_closed_stdio() {
-    // SAFETY: 0, 1 and 2 are only polled; a closed one reports POLLNVAL.
-    let std_fds = [0, 1, 2].map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
-    let mut fds = std_fds.map(|fd| PollFd::new(fd, PollFlags::empty()));
-    if poll(&mut fds, PollTimeout::ZERO).is_err() {
+    // Raw poll(2): nix's wants borrowed descriptors, which a closed one cannot be.
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: poll reads and writes only the three pollfd entries we pass.
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } < 0 {
         return;
     }
-    for (fd, polled) in std_fds.iter().zip(&fds) {
-        if polled
-            .revents()
-            .is_some_and(|r| r.contains(PollFlags::POLLNVAL))
-        {
+    for polled in fds {
+        if polled.revents & libc::POLLNVAL != 0 {
             // The lowest free descriptor is the closed one; keep it open for good.
             if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
-                debug_assert_eq!(null.as_raw_fd(), fd.as_raw_fd());
+                debug_assert_eq!(null.as_raw_fd(), polled.fd);
                 let _ = null.into_raw_fd();
             }
         }
