@@ -147,6 +147,23 @@ def become_subreaper():
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
+def new_cgroup_parents(name):
+    """The cgroup directories /sys/fs/cgroup/<hierarchy>/NAME that do not exist yet:
+    containerd makes them as the parent of a namespace's containers (/<namespace>/<id>)
+    and no shim removes them; `remove_dirs` them at the end."""
+    return [f"/sys/fs/cgroup/{d}/{name}" for d in os.listdir("/sys/fs/cgroup")
+            if not os.path.exists(f"/sys/fs/cgroup/{d}/{name}")]
+
+
+def remove_dirs(dirs):
+    """rmdir each of DIRS that exists and is empty."""
+    for d in dirs:
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
 def main():
     become_subreaper()
     work, rootfs, shim_dir = sys.argv[1:4]
@@ -187,10 +204,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
                               capture_output=True, text=True, check=check, env=env,
                               timeout=timeout)
 
-    # The cgroup parent of the containers (containerd's default path is /<namespace>/<id>;
-    # neither shim removes the parent): removed at the end when it was not there before.
-    parents = [f"/sys/fs/cgroup/{d}/{NS}" for d in os.listdir("/sys/fs/cgroup")
-               if not os.path.exists(f"/sys/fs/cgroup/{d}/{NS}")]
+    parents = new_cgroup_parents(NS)
     try:
         if not wait_for_containerd(sock, ctr):
             return 1
@@ -321,11 +335,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         subprocess.run(["umount", "-R", os.path.join(base, "state")], capture_output=True)
         reap_orphans()
         # The shim's libcontainer root for this containerd address (see serve::state_root).
-        for d in [f"/run/containerd/berth/{NS}-{fnv1a(sock):016x}"] + parents:
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+        remove_dirs([f"/run/containerd/berth/{NS}-{fnv1a(sock):016x}"] + parents)
 
 
 if __name__ == "__main__":

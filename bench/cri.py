@@ -26,8 +26,9 @@ import subprocess
 import sys
 import time
 
-from containerd import (become_subreaper, cpu_of, fnv1a, make_image, reap_orphans,
-                        smaps_rollup, status_of, wait_for_containerd)
+from containerd import (become_subreaper, cpu_of, fnv1a, make_image, new_cgroup_parents,
+                        reap_orphans, remove_dirs, smaps_rollup, status_of,
+                        wait_for_containerd)
 
 NS = "k8s.io"
 IMAGE = "docker.io/library/berth-bench-cri:latest"
@@ -122,8 +123,7 @@ def main():
 
     # The cgroup parent containerd makes for CRI pods (cgroupfs driver): removed at the
     # end when it was not there before.
-    parents = [f"/sys/fs/cgroup/{d}/k8s.io" for d in os.listdir("/sys/fs/cgroup")
-               if not os.path.exists(f"/sys/fs/cgroup/{d}/k8s.io")]
+    parents = new_cgroup_parents("k8s.io")
     # containerd and the clients: not serving shims. Clients are killed at the end only
     # while still running (a reaped one's pid may belong to someone else by then).
     skip = set()
@@ -274,11 +274,7 @@ def main():
         subprocess.run(["sh", "-c", f"grep -o ' {base}/[^ ]*' /proc/self/mounts | sort -r | "
                         "xargs -r -n1 umount -l"], capture_output=True)
         reap_orphans()
-        for d in [f"/run/containerd/berth/{NS}-{fnv1a(sock):016x}"] + parents:
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+        remove_dirs([f"/run/containerd/berth/{NS}-{fnv1a(sock):016x}"] + parents)
 
 
 if __name__ == "__main__":
