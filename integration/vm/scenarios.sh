@@ -13,6 +13,22 @@ BERTH=/usr/local/bin/berth
 DOCKER_DRIVER=${VM_DOCKER_CGROUPDRIVER:-$(cat "$P/docker-cgroupdriver" 2>/dev/null || echo systemd)}
 W=$(mktemp -d /tmp/berth-vm.XXXXXX)
 pass=0 fail=0 skip=0
+
+# CRIU stops the tasks it dumps and restores at a hardware breakpoint, which the kernel
+# makes a per-task perf event; the first such event switches the perf_sched_events static
+# key on and the last one, off, and each switch rewrites its jump labels in __schedule.
+# Under multi-threaded TCG a vCPU can still run the old code of a site just rewritten: an
+# int3 Oops in __schedule and a panic (seen after the checkpoint scenarios in ~1 run of
+# 3). A per-task perf event of our own (a disabled software dummy, opened by perl as
+# there is no compiler in the guest) held for the whole run keeps the key on, so CRIU
+# only moves its count and no code is rewritten.
+# (Its output goes to a file: the console pipe must not wait for it.)
+perl -e 'my $attr = pack("L L Q Q Q Q Q L L Q", 1, 64, 9, 0, 0, 0, 1, 0, 0, 0);
+    syscall(298, $attr, 0, -1, -1, 0) >= 0 or die "perf_event_open: $!\n"; sleep' </dev/null >"$W/perf-holder.log" 2>&1 &
+PERF_HOLDER=$!
+trap 'kill "$PERF_HOLDER" 2>/dev/null' EXIT
+sleep 0.2
+kill -0 "$PERF_HOLDER" 2>/dev/null || echo "== no perf event held (a CRIU scenario may panic the guest): $(cat "$W/perf-holder.log")"
 # VM_ONLY (a payload file "only"): an extended regex; scenarios whose name does not match
 # are not run at all (for working on a few of them; the full run sets none).
 ONLY=$(cat "$P/only" 2>/dev/null || true)
