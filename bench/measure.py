@@ -221,6 +221,12 @@ def ratio(a, b):
     return f"{a / b:.2f}×" if b else "—"
 
 
+def steal_ticks():
+    """The machine's steal time so far (clock ticks), from /proc/stat's cpu line."""
+    with open("/proc/stat") as f:
+        return int(f.readline().split()[8])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bundle", required=True)
@@ -241,6 +247,7 @@ def main():
     names = [rt.name for rt in runtimes]
     subject = names[0]
     load0 = open("/proc/loadavg").read().split()[:3]
+    steal0 = steal_ticks()
 
     # Warm-up: page cache, binaries, cgroup directories.
     for rt in runtimes:
@@ -259,6 +266,7 @@ def main():
     sysc = {rt.name: strace_count(rt, a.bundle, a.strace_reps) for rt in runtimes}
     floor = floor_run(os.path.join(a.bundle, "rootfs"), a.runs)
     load1 = open("/proc/loadavg").read().split()[:3]
+    stolen_ms = (steal_ticks() - steal0) * 1000 // os.sysconf("SC_CLK_TCK")
 
     def row(label, values, fmt, lower_better=True):
         cells = [fmt(values[n]) if values[n] is not None else "—" for n in names]
@@ -277,7 +285,8 @@ def main():
         f"# Runtime benchmark {time.strftime('%Y-%m-%d %H:%M')}",
         "",
         f"Machine: {os.cpu_count()} cpus, {os.uname().release}; load average before "
-        f"{' '.join(load0)}, after {' '.join(load1)}. Bundle: busybox, `/bin/true`. "
+        f"{' '.join(load0)}, after {' '.join(load1)}; cpu time the hypervisor gave to others "
+        f"meanwhile (steal): {stolen_ms} ms. Bundle: busybox, `/bin/true`. "
         f"Medians of {a.runs} interleaved runs; cpu = user+sys from wait4 (includes reaped "
         f"children: the container init in `run`). Peak RSS: `/usr/bin/time -f %M`, max of 5 "
         f"rounds. Syscalls: `strace -f -c`, all processes, median of {a.strace_reps}.",
