@@ -15,10 +15,10 @@
 # with read-ahead off and its cache empty, so a page of it comes into the cache only when
 # a process faults on it (fault-around maps only pages already cached). After a run,
 # create, state, start, kill, delete and list (the init too, up to its execve), and a run
-# of Docker's default config, mincore() tells which text pages were read. The measured build aligns every function to 4 KiB
-# (LLVM's -align-all-functions=12), so a page read is a function run: the list holds only
-# functions that ran, not their neighbours on a shared page (that doubled the list, and
-# the RSS, before). Symbol names do not depend on RUSTFLAGS (cargo leaves them out of
+# of Docker's default config, mincore() tells which text pages were read. The measured
+# build aligns every function to 4 KiB (LLVM's -align-all-functions=12), so a page read
+# is a function run: the list holds only functions that ran, not their neighbours on a
+# shared page (that doubled the list, and the RSS, before). Symbol names do not depend on RUSTFLAGS (cargo leaves them out of
 # -C metadata), so the aligned build's names are the release build's; the script checks.
 # (callgrind would be exact per function, but valgrind lacks openat2, which the init needs.)
 # Needs root, busybox-static, e2fsprogs, binutils.
