@@ -52,7 +52,7 @@ impl TestUser {
             for f in ["/etc/subuid", "/etc/subgid"] {
                 let mut text = std::fs::read_to_string(f).unwrap_or_default();
                 text.push_str(&line);
-                replace_file(f, &text);
+                replace_file(f, &text).unwrap();
             }
             line
         });
@@ -97,7 +97,7 @@ impl Drop for TestUser {
         if let Some(line) = &self.sub_line {
             for f in ["/etc/subuid", "/etc/subgid"] {
                 if let Ok(text) = std::fs::read_to_string(f) {
-                    replace_file(f, &text.replacen(line.as_str(), "", 1));
+                    let _ = replace_file(f, &text.replacen(line.as_str(), "", 1));
                 }
             }
         }
@@ -108,10 +108,10 @@ impl Drop for TestUser {
 /// Writes `path` through a rename: newuidmap/newgidmap of a test running alongside read
 /// these files without our lock, and a truncate-then-write once showed one an empty
 /// /etc/subgid ("gid range ... not allowed").
-fn replace_file(path: &str, text: &str) {
+fn replace_file(path: &str, text: &str) -> std::io::Result<()> {
     let tmp = format!("{path}.berth-test-{}", std::process::id());
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// A bundle dir the user may write (for `spec`) with a busybox rootfs.
