@@ -18,9 +18,10 @@
 # of Docker's default config, mincore() tells which text pages were read. The measured
 # build aligns every function to 4 KiB (LLVM's -align-all-functions=12), so a page read
 # is a function run: the list holds only functions that ran, not their neighbours on a
-# shared page (that doubled the list, and the RSS, before). Symbol names do not depend on RUSTFLAGS (cargo leaves them out of
-# -C metadata), so the aligned build's names are the release build's; the script checks.
-# (callgrind would be exact per function, but valgrind lacks openat2, which the init needs.)
+# shared page (that doubled the list, and the RSS, before). Symbol names do not depend on
+# RUSTFLAGS (cargo leaves them out of -C metadata), so the aligned build's names are the
+# release build's; the script checks. (callgrind would be exact per function, but
+# valgrind lacks openat2, which the init needs.)
 # Needs root, busybox-static, e2fsprogs, binutils.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
