@@ -39,7 +39,7 @@ fn reopen_closed_stdio() {
         revents: 0,
     });
     // SAFETY: poll reads and writes only the three pollfd entries we pass.
-    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } < 0 {
+    if unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) } < 0 {
         return;
     }
     for polled in fds {
